@@ -1,0 +1,63 @@
+# The project's commands. Each target sets up what it needs on a fresh machine:
+# a Python virtualenv (.venv) from requirements-dev.txt and, through `npm ci`,
+# Node 22 and the CDK CLI pinned in package-lock.json (put first on PATH so
+# jsii never runs on the machine's older Node).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
+# jsii: no "unsupported Node" banners, no upgrade nagging.
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export CDK_DISABLE_VERSION_CHECK := 1
+
+STAGE ?=
+STAGE_FLAG := $(if $(STAGE),-c stage=$(STAGE),)
+PY_SOURCES := app.py stacks tests
+
+.PHONY: help setup synth test lint format typecheck pytest snapshot-update clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	node --version | grep -q '^v22\.' || { echo "node_modules/.bin/node is not Node 22" >&2; exit 1; }
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed ## Create .venv and install Node 22 + CDK CLI
+
+synth: setup ## Synthesize every stage into cdk.out (STAGE=dev for one)
+	cdk synth --quiet $(STAGE_FLAG)
+	@ls -1 cdk.out/*.template.json
+
+lint: setup ## ruff lint and format check
+	ruff check $(PY_SOURCES)
+	ruff format --check $(PY_SOURCES)
+
+format: setup ## Apply ruff fixes and formatting
+	ruff check --fix $(PY_SOURCES)
+	ruff format $(PY_SOURCES)
+
+typecheck: setup ## mypy (strict) on the project's Python
+	mypy $(PY_SOURCES)
+
+pytest: setup ## Template, config, cdk-nag and cfn-lint tests
+	pytest -n 2 --dist loadgroup
+
+test: lint typecheck pytest ## Every check and test (what CI runs)
+
+snapshot-update: setup ## Refresh template snapshots after an intended change
+	pytest tests/test_snapshots.py --snapshot-update
+
+clean: ## Remove build output (keeps .venv and node_modules)
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""CDK entry point: the only module that reads context or the environment.
+
+``cdk synth`` synthesizes every stage in ``cdk.json``'s ``stages`` context;
+``cdk synth -c stage=dev`` synthesizes one. A bad configuration stops synth
+with a message naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import aws_cdk as cdk
+
+from stacks.config import ConfigError, StageConfig, load_stage_configs
+from stacks.data_stack import DataStack
+from stacks.nag import apply_acknowledgements, register_checks
+
+PROJECT_TAG = "phone-image-recognition"
+
+
+def build_app(app: cdk.App, *, acknowledge_nag_findings: bool = True) -> list[DataStack]:
+    """Add every selected stage's stacks and the cdk-nag checks to ``app``.
+
+    :param app: the CDK app; its context must hold ``stages`` (and may hold
+        ``stage`` to select one).
+    :param acknowledge_nag_findings: False only in the test that proves each
+        acknowledgement still matches a real finding.
+    :returns: the stateful stack of each selected stage.
+    :raises ConfigError: when the configuration is invalid.
+    """
+    configs = load_stage_configs(
+        app.node.try_get_context("stages"), app.node.try_get_context("stage")
+    )
+    stacks = [_build_stage(app, config) for config in configs]
+    register_checks(app)
+    if acknowledge_nag_findings:
+        apply_acknowledgements(app)
+    return stacks
+
+
+def _build_stage(app: cdk.App, config: StageConfig) -> DataStack:
+    env = (
+        cdk.Environment(account=config.account, region=config.region)
+        if config.account or config.region
+        else None
+    )
+    data = DataStack(app, f"{config.stack_prefix}-Data", config=config, env=env)
+    cdk.Tags.of(data).add("project", PROJECT_TAG)
+    cdk.Tags.of(data).add("stage", config.name)
+    return data
+
+
+def main() -> None:
+    app = cdk.App()
+    try:
+        build_app(app)
+    except ConfigError as exc:
+        sys.stderr.write(f"Invalid stage configuration in cdk.json context:\n{exc}\n")
+        raise SystemExit(2) from None
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

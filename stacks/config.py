@@ -1,0 +1,261 @@
+"""Typed, validated configuration of one deployment stage.
+
+``app.py`` reads the ``stages`` map from the CDK context (``cdk.json``) and
+hands each entry to :func:`load_stage_configs`; every other module receives a
+:class:`StageConfig` and never reads context or the environment itself.
+
+A bad value fails synth with a :class:`ConfigError` whose message names the
+key (``stages.dev.idle_stop_minutes``), the value that was given and what is
+allowed, so that nobody has to read a pydantic traceback to fix ``cdk.json``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import time
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+STAGE_NAME_PATTERN = r"^[a-z][a-z0-9]{1,15}$"
+"""Stage names: lower-case letters and digits, 2-16 characters, starting with a letter.
+
+They become part of stack names (``Dev-Data``), Rekognition project names and
+collection ids, so they are kept to characters every one of those accepts.
+"""
+
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+"""The retention periods CloudWatch Logs accepts, in days.
+
+Source: ``PutRetentionPolicy`` in the CloudWatch Logs API reference
+(https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html).
+"""
+
+Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+class ConfigError(ValueError):
+    """A stage configuration in ``cdk.json`` is missing, unknown or invalid.
+
+    The message is meant for a person: it names the context key, the value
+    found and what is allowed, one problem per line.
+    """
+
+
+class _Strict(BaseModel):
+    """Base for every config model: unknown keys are errors, objects are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class KeepWarmWindow(_Strict):
+    """A weekly time range during which a model is kept running (or started).
+
+    ``days`` are weekdays in ``time_zone`` (an IANA name such as
+    ``Asia/Tokyo``); ``start`` and ``end`` are ``HH:MM`` local times with
+    ``start < end`` (a window never crosses midnight: use two windows).
+    """
+
+    days: list[Weekday] = Field(min_length=1)
+    start: time
+    end: time
+    time_zone: str = "UTC"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone; use an IANA name such as 'Asia/Tokyo' or 'UTC' ({exc})"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> KeepWarmWindow:
+        if self.start >= self.end:
+            raise ValueError(
+                f"start {self.start:%H:%M} must be before end {self.end:%H:%M}; "
+                "a window cannot cross midnight, split it in two"
+            )
+        return self
+
+
+class ApiThrottling(_Strict):
+    """API Gateway stage throttling: steady ``rate_limit`` (requests/s) and ``burst_limit``.
+
+    Account default quota is 10,000 requests/s per region
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
+    """
+
+    rate_limit: float = Field(default=20.0, gt=0, le=10_000)
+    burst_limit: int = Field(default=40, ge=1, le=5_000)
+
+
+class StageConfig(_Strict):
+    """Everything that differs between stages (dev, prod, ...).
+
+    Units are in the names: minutes, seconds, days, unit-hours (one inference
+    unit running for one hour, about USD 4 for Custom Labels:
+    https://aws.amazon.com/rekognition/pricing/).
+    """
+
+    name: str = Field(pattern=STAGE_NAME_PATTERN)
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+    retain_data: bool = True
+    idle_stop_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    schedule_period_minutes: int = Field(default=5, ge=1, le=60)
+    daily_unit_hour_cap: float = Field(default=8.0, gt=0, le=24 * 32)
+    keep_warm_windows: list[KeepWarmWindow] = Field(default_factory=list)
+    auto_start_on_demand: bool = True
+    min_inference_units: int = Field(default=1, ge=1, le=64)
+    api_throttling: ApiThrottling = Field(default_factory=ApiThrottling)
+    waf_enabled: bool = False
+    upload_url_expiry_seconds: int = Field(default=300, ge=60, le=3600)
+    upload_retention_days: int = Field(default=1, ge=1, le=365)
+    log_retention_days: int = 30
+    notification_email: EmailStr | None = None
+    allowed_web_origins: list[str] = Field(default_factory=list)
+    self_sign_up_enabled: bool = False
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _cloudwatch_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                "CloudWatch Logs accepts only "
+                + ", ".join(str(d) for d in LOG_RETENTION_DAYS)
+                + " days"
+            )
+        return value
+
+    @field_validator("allowed_web_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not re.fullmatch(
+                r"https://[a-z0-9.-]+(:\d{1,5})?|http://(localhost|127\.0\.0\.1)(:\d{1,5})?",
+                origin,
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an origin; use 'https://host[:port]' "
+                    "(or 'http://localhost:PORT' for local preview), with no path or trailing slash"
+                )
+        return value
+
+    @property
+    def stack_prefix(self) -> str:
+        """``dev`` -> ``Dev``: the prefix of this stage's stack names."""
+        return self.name[:1].upper() + self.name[1:]
+
+
+def _describe_error(stage: str, error: Mapping[str, Any]) -> str:
+    """One readable line for a pydantic error: key, value given, what is allowed."""
+    key = ".".join(["stages", stage, *(str(p) for p in error["loc"])])
+    if error["type"] == "extra_forbidden":
+        allowed = _allowed_keys(error["loc"][:-1])
+        return f"{key}: unknown key; allowed keys here: {', '.join(allowed)}"
+    if error["type"] == "missing":
+        return f"{key}: required key is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{key}: got {error['input']!r}; {message}"
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the model found at ``loc`` inside a StageConfig."""
+    model: type[BaseModel] = StageConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[str(part)].annotation
+        nested = _model_in(annotation)
+        if nested is None:
+            break
+        model = nested
+    return sorted(k for k in model.model_fields if not (model is StageConfig and k == "name"))
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def parse_stage(name: str, raw: Any) -> StageConfig:
+    """Validate one stage's settings from ``cdk.json``.
+
+    :param name: the stage name (the key under ``stages``).
+    :param raw: that key's value; must be a JSON object.
+    :raises ConfigError: with one line per invalid, unknown or missing key.
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"stages.{name}: got {raw!r}; expected an object of settings")
+    if "name" in raw:
+        raise ConfigError(
+            f"stages.{name}.name: unknown key; the stage name is the key under 'stages'"
+        )
+    try:
+        return StageConfig.model_validate({"name": name, **raw})
+    except ValidationError as exc:
+        lines = [_describe_error(name, e) for e in exc.errors()]
+        # The stage name itself is validated as field "name": say it plainly.
+        lines = [
+            line.replace(
+                f"stages.{name}.name:", f"stage name {name!r} (a key under 'stages'):"
+            )
+            for line in lines
+        ]
+        raise ConfigError("\n".join(lines)) from None
+
+
+def load_stage_configs(stages: Any, selected: str | None = None) -> list[StageConfig]:
+    """Turn the ``stages`` context object into validated configs.
+
+    :param stages: the ``stages`` context value, ``{name: {setting: value}}``.
+    :param selected: the ``stage`` context value (``-c stage=dev``), or None
+        for every stage.
+    :returns: the selected stage's config, or every stage's, in cdk.json order.
+    :raises ConfigError: when ``stages`` is missing or empty, the selected
+        stage is not defined, or any stage's settings are invalid.
+    """
+    if not isinstance(stages, Mapping) or not stages:
+        raise ConfigError(
+            f"context key 'stages': got {stages!r}; expected an object mapping stage "
+            "names to settings, e.g. {\"dev\": {\"retain_data\": false}} in cdk.json"
+        )
+    if selected is not None:
+        if selected not in stages:
+            raise ConfigError(
+                f"context key 'stage': got {selected!r}; defined stages are "
+                f"{', '.join(sorted(stages))} (add it under 'stages' in cdk.json)"
+            )
+        return [parse_stage(selected, stages[selected])]
+    errors: list[str] = []
+    configs: list[StageConfig] = []
+    for name, raw in stages.items():
+        try:
+            configs.append(parse_stage(str(name), raw))
+        except ConfigError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return configs

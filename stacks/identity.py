@@ -1,0 +1,80 @@
+"""Identity: the Cognito user pool the phone signs in with.
+
+Users are created by an administrator (no self sign-up unless the stage
+asks), sign in with their e-mail address, need a strong password and a TOTP
+second factor, and get Cognito's threat protection (the Plus feature plan)
+in full-function mode, as cdk-nag's AwsSolutions-COG2/COG3 ask.
+
+The app client is public (a phone or browser cannot keep a secret): it uses
+SRP or the authorization-code grant with PKCE, never the implicit grant.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cognito as cognito
+from constructs import Construct
+
+
+class Identity(Construct):
+    """User pool and phone app client.
+
+    :ivar user_pool: the Cognito user pool.
+    :ivar app_client: the public app client for the phone and web page.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name_prefix: str,
+        retain_data: bool,
+        self_sign_up_enabled: bool,
+        callback_urls: list[str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.user_pool = cognito.UserPool(
+            self,
+            "UserPool",
+            user_pool_name=f"{name_prefix}-users",
+            self_sign_up_enabled=self_sign_up_enabled,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_digits=True,
+                require_symbols=True,
+                temp_password_validity=Duration.days(3),
+            ),
+            mfa=cognito.Mfa.REQUIRED,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            feature_plan=cognito.FeaturePlan.PLUS,
+            standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+            deletion_protection=retain_data,
+            removal_policy=RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY,
+        )
+        self.app_client = self.user_pool.add_client(
+            "PhoneClient",
+            generate_secret=False,
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            prevent_user_existence_errors=True,
+            enable_token_revocation=True,
+            access_token_validity=Duration.hours(1),
+            id_token_validity=Duration.hours(1),
+            refresh_token_validity=Duration.days(30),
+            # Without callback URLs there is no page to return to: the hosted
+            # login is switched off rather than pointed at CDK's example.com.
+            disable_o_auth=not callback_urls,
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
+                callback_urls=callback_urls,
+                logout_urls=callback_urls,
+            )
+            if callback_urls
+            else None,
+        )

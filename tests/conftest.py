@@ -1,0 +1,73 @@
+"""Shared fixtures: one synth of the whole app (every stage) per test session.
+
+A Python CDK synth costs seconds (jsii starts a Node process); every
+template test reads the templates produced here instead of synthesizing
+again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import cx_api
+from aws_cdk.assertions import Template
+
+from app import build_app
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGES = ("dev", "prod")
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The ``context`` object of the repository's cdk.json (stages and feature flags)."""
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return context
+
+
+@dataclass(frozen=True)
+class Synth:
+    """The result of synthesizing the app once."""
+
+    assembly: cx_api.CloudAssembly
+    outdir: Path
+
+    def stack(self, name: str) -> cx_api.CloudFormationStackArtifact:
+        return self.assembly.get_stack_by_name(name)
+
+    def template_json(self, name: str) -> dict[str, Any]:
+        template: dict[str, Any] = self.stack(name).template
+        return template
+
+    def template(self, name: str) -> Template:
+        return Template.from_json(self.template_json(name))
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+    """Every stage of cdk.json synthesized once, with cdk-nag enforcing."""
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = cdk.App(context=cdk_json_context(), outdir=str(outdir))
+    build_app(app)
+    yield Synth(assembly=app.synth(), outdir=outdir)
+
+
+def data_stack_name(stage: str) -> str:
+    return f"{stage.capitalize()}-Data"
+
+
+def resources_of_type(template: dict[str, Any], cfn_type: str) -> dict[str, dict[str, Any]]:
+    """Logical id -> resource, for every resource of ``cfn_type``."""
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == cfn_type}
+
+
+def logical_id(template: dict[str, Any], cfn_type: str, startswith: str) -> str:
+    """The one logical id of type ``cfn_type`` that starts with ``startswith``."""
+    ids = [k for k in resources_of_type(template, cfn_type) if k.startswith(startswith)]
+    assert len(ids) == 1, f"expected one {cfn_type} named {startswith}*, found {ids}"
+    return ids[0]
