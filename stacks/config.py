@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import time
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -219,9 +219,7 @@ def parse_stage(name: str, raw: Any) -> StageConfig:
         lines = [_describe_error(name, e) for e in exc.errors()]
         # The stage name itself is validated as field "name": say it plainly.
         lines = [
-            line.replace(
-                f"stages.{name}.name:", f"stage name {name!r} (a key under 'stages'):"
-            )
+            line.replace(f"stages.{name}.name:", f"stage name {name!r} (a key under 'stages'):")
             for line in lines
         ]
         raise ConfigError("\n".join(lines)) from None
@@ -240,7 +238,7 @@ def load_stage_configs(stages: Any, selected: str | None = None) -> list[StageCo
     if not isinstance(stages, Mapping) or not stages:
         raise ConfigError(
             f"context key 'stages': got {stages!r}; expected an object mapping stage "
-            "names to settings, e.g. {\"dev\": {\"retain_data\": false}} in cdk.json"
+            'names to settings, e.g. {"dev": {"retain_data": false}} in cdk.json'
         )
     if selected is not None:
         if selected not in stages:

@@ -34,18 +34,16 @@ class NagAcknowledgement:
         return self.rule_id == rule_id and fnmatchcase(construct_path, self.path)
 
 
-ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
-    NagAcknowledgement(
-        path="*-Data/Storage/AccessLogs/Resource",
-        rule_id="AwsSolutions-S1",
-        reason=(
-            "This is the server access log bucket itself. AWS advises against a "
-            "bucket logging to itself (each delivery would log again) and logging "
-            "it to a second log bucket only moves the finding: "
-            "https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerLogs.html"
-        ),
-    ),
-)
+ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = ()
+"""Acknowledged findings. Empty today: every finding of both packs is fixed.
+
+(The access log bucket needs no AwsSolutions-S1 acknowledgement: cdk-nag
+treats a bucket that receives other buckets' access logs as compliant.)
+Add a row only with the AWS constraint that makes the finding unavoidable,
+for example ``NagAcknowledgement(path="*-Service/Api/*/ServiceRole/Resource",
+rule_id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/...]",
+reason="...")``.
+"""
 
 
 def register_checks(app: App) -> None:

@@ -56,9 +56,7 @@ class Tables(Construct):
         )
         self.faces.add_global_secondary_index(
             index_name=FACES_BY_PERSON_INDEX,
-            partition_key=dynamodb.Attribute(
-                name="person_id", type=dynamodb.AttributeType.STRING
-            ),
+            partition_key=dynamodb.Attribute(name="person_id", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="face_id", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )

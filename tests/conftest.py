@@ -8,7 +8,6 @@ again.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,12 +48,12 @@ class Synth:
 
 
 @pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """Every stage of cdk.json synthesized once, with cdk-nag enforcing."""
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = cdk.App(context=cdk_json_context(), outdir=str(outdir))
     build_app(app)
-    yield Synth(assembly=app.synth(), outdir=outdir)
+    return Synth(assembly=app.synth(), outdir=outdir)
 
 
 def data_stack_name(stage: str) -> str:

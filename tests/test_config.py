@@ -50,7 +50,8 @@ def test_defaults_are_safe_when_a_stage_sets_nothing() -> None:
     assert config.retain_data is True  # keep data unless told otherwise
     assert config.self_sign_up_enabled is False
     assert config.idle_stop_minutes == 30
-    assert config.account is None and config.region is None  # env-agnostic
+    assert config.account is None  # env-agnostic
+    assert config.region is None
     assert config.stack_prefix == "Qa"
 
 
@@ -65,7 +66,10 @@ def test_unknown_stage_names_the_defined_ones() -> None:
 def test_negative_minutes_name_key_value_and_bound() -> None:
     message = error_for(stages_with(idle_stop_minutes=-5))
 
-    assert message == "stages.dev.idle_stop_minutes: got -5; Input should be greater than or equal to 5"
+    assert (
+        message
+        == "stages.dev.idle_stop_minutes: got -5; Input should be greater than or equal to 5"
+    )
 
 
 def test_malformed_email_names_key_and_value() -> None:
