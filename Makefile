@@ -52,7 +52,7 @@ typecheck: setup ## mypy (strict) on the project's Python
 	mypy $(PY_SOURCES)
 
 pytest: setup ## Template, config, cdk-nag and cfn-lint tests
-	pytest -n 2 --dist loadgroup
+	pytest
 
 test: lint typecheck pytest ## Every check and test (what CI runs)
 
