@@ -18,7 +18,7 @@ STAGE ?=
 STAGE_FLAG := $(if $(STAGE),-c stage=$(STAGE),)
 PY_SOURCES := app.py stacks tests
 
-.PHONY: help setup synth test lint format typecheck pytest snapshot-update clean
+.PHONY: help setup synth diff deploy test lint format typecheck pytest snapshot-update clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -39,6 +39,14 @@ setup: $(VENV)/.installed node_modules/.installed ## Create .venv and install No
 synth: setup ## Synthesize every stage into cdk.out (STAGE=dev for one)
 	cdk synth --quiet $(STAGE_FLAG)
 	@ls -1 cdk.out/*.template.json
+
+diff: setup ## Compare a stage with what is deployed (STAGE=dev; needs AWS credentials)
+	@test -n "$(STAGE)" || { echo "Set STAGE, e.g. make diff STAGE=dev" >&2; exit 2; }
+	cdk diff $(STAGE_FLAG) --all
+
+deploy: setup ## Deploy every stack of a stage (STAGE=prod; needs AWS credentials)
+	@test -n "$(STAGE)" || { echo "Set STAGE, e.g. make deploy STAGE=dev" >&2; exit 2; }
+	cdk deploy $(STAGE_FLAG) --all
 
 lint: setup ## ruff lint and format check
 	ruff check $(PY_SOURCES)
