@@ -72,8 +72,10 @@ class Storage(Construct):
         self.uploads = self._build_uploads_bucket(upload_retention_days, allowed_web_origins)
         self.archive = self._build_archive_bucket()
 
-    def _bucket(self, construct_id: str, **overrides: object) -> s3.Bucket:
-        """A private, SSL-only, SSE-S3 bucket logging to ``access_logs``."""
+    def _bucket(
+        self, construct_id: str, *, logs: s3.IBucket | None, **overrides: object
+    ) -> s3.Bucket:
+        """A private, SSL-only, SSE-S3 bucket, logging to ``logs`` when given."""
         props: dict[str, object] = {
             "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
             "encryption": s3.BucketEncryption.S3_MANAGED,
@@ -82,23 +84,17 @@ class Storage(Construct):
             "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             "removal_policy": self._removal,
             "auto_delete_objects": self._auto_delete,
-            "server_access_logs_bucket": self.access_logs,
-            "server_access_logs_prefix": f"{construct_id.lower()}/",
         }
+        if logs is not None:
+            props["server_access_logs_bucket"] = logs
+            props["server_access_logs_prefix"] = f"{construct_id.lower()}/"
         props.update(overrides)
         return s3.Bucket(self, construct_id, **props)  # type: ignore[arg-type]
 
     def _build_access_log_bucket(self, retention_days: int) -> s3.Bucket:
-        return s3.Bucket(
-            self,
+        return self._bucket(
             "AccessLogs",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=self._removal,
-            auto_delete_objects=self._auto_delete,
+            logs=None,
             lifecycle_rules=[
                 s3.LifecycleRule(id="expire-logs", expiration=Duration.days(retention_days))
             ],
@@ -107,6 +103,7 @@ class Storage(Construct):
     def _build_training_bucket(self) -> s3.Bucket:
         bucket = self._bucket(
             "Training",
+            logs=self.access_logs,
             versioned=True,
             lifecycle_rules=[
                 s3.LifecycleRule(
@@ -167,6 +164,7 @@ class Storage(Construct):
         )
         return self._bucket(
             "Uploads",
+            logs=self.access_logs,
             cors=cors,
             lifecycle_rules=[
                 s3.LifecycleRule(
@@ -180,6 +178,7 @@ class Storage(Construct):
     def _build_archive_bucket(self) -> s3.Bucket:
         return self._bucket(
             "Archive",
+            logs=self.access_logs,
             versioned=True,
             lifecycle_rules=[
                 s3.LifecycleRule(
