@@ -16,7 +16,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 
 STAGE ?=
 STAGE_FLAG := $(if $(STAGE),-c stage=$(STAGE),)
-PY_SOURCES := app.py stacks tests
+PY_SOURCES := app.py stacks tests tools lambda
 
 .PHONY: help setup synth diff deploy test lint format typecheck pytest snapshot-update clean
 

@@ -1,0 +1,234 @@
+"""The cost guard's policy: whether to stop, start or keep one model version.
+
+Pure functions, no AWS calls: the scheduled Lambda (``cost_guard.handler``)
+and the cost simulator (``tools.cost``) call the same :func:`decide`, so the
+simulator measures the policy that runs in production.
+
+Why a policy at all: a running Amazon Rekognition Custom Labels model bills
+per inference-unit hour whether or not it is used
+(https://docs.aws.amazon.com/rekognition/latest/customlabels-dg/running-model.html),
+and Rekognition's CloudWatch metrics carry no per-model request dimension, so
+idleness comes from our own usage record (:class:`Usage`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time
+from enum import Enum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+RUNNING = "RUNNING"
+STARTABLE = frozenset({"TRAINING_COMPLETED", "STOPPED"})
+"""Statuses from which ``StartProjectVersion`` may be called."""
+TRANSITIONAL = frozenset(
+    {"STARTING", "STOPPING", "TRAINING_IN_PROGRESS", "DELETING", "COPYING_IN_PROGRESS"}
+)
+"""Statuses in which Rekognition refuses start/stop: wait for the next run."""
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class Action(str, Enum):
+    """What the guard does to a model version."""
+
+    STOP = "stop"
+    START = "start"
+    KEEP = "keep"
+
+
+@dataclass(frozen=True)
+class KeepWarmWindow:
+    """Weekly window: ``days`` (``"Mon"``..``"Sun"``) from ``start`` to ``end`` in ``time_zone``."""
+
+    days: frozenset[str]
+    start: time
+    end: time
+    time_zone: str = "UTC"
+
+    def contains(self, now: datetime) -> bool:
+        """Whether aware datetime ``now`` falls in ``[start, end)`` on one of ``days``, locally."""
+        local = now.astimezone(ZoneInfo(self.time_zone))
+        return WEEKDAYS[local.weekday()] in self.days and self.start <= local.time() < self.end
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """The stage settings the policy reads (from ``cdk.json`` via the stack).
+
+    :ivar idle_stop_minutes: stop a running model unused for this long.
+    :ivar daily_unit_hour_cap: inference-unit hours per model per UTC day.
+    :ivar min_inference_units: units a model is started with.
+    :ivar keep_warm_windows: windows in which the active model is kept or started.
+    """
+
+    idle_stop_minutes: int
+    daily_unit_hour_cap: float
+    min_inference_units: int = 1
+    keep_warm_windows: tuple[KeepWarmWindow, ...] = ()
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> PolicySettings:
+        """Build from the stage config's JSON form (as the stack passes it in the environment).
+
+        :raises KeyError, ValueError: on a missing or malformed setting.
+        """
+        windows = tuple(
+            KeepWarmWindow(
+                days=frozenset(w["days"]),
+                start=time.fromisoformat(w["start"]),
+                end=time.fromisoformat(w["end"]),
+                time_zone=w.get("time_zone", "UTC"),
+            )
+            for w in raw.get("keep_warm_windows", [])
+        )
+        return cls(
+            idle_stop_minutes=int(raw["idle_stop_minutes"]),
+            daily_unit_hour_cap=float(raw["daily_unit_hour_cap"]),
+            min_inference_units=int(raw.get("min_inference_units", 1)),
+            keep_warm_windows=windows,
+        )
+
+    def in_keep_warm_window(self, now: datetime) -> bool:
+        return any(w.contains(now) for w in self.keep_warm_windows)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What we know of one model version's use (one item of the model usage table).
+
+    :ivar last_inference_at: last successful inference (written by the API).
+    :ivar running_since: when the guard (or a start) first saw it RUNNING.
+    :ivar minutes_today: minutes RUNNING on ``day`` (UTC) accounted so far.
+    :ivar day: the UTC date ``minutes_today`` belongs to.
+    :ivar accounted_at: up to when ``minutes_today`` is accounted.
+    """
+
+    last_inference_at: datetime | None = None
+    running_since: datetime | None = None
+    minutes_today: float = 0.0
+    day: date | None = None
+    accounted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One project version as the guard sees it on one run."""
+
+    arn: str
+    status: str
+    inference_units: int
+    is_active: bool
+    usage: Usage
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The action for one model version, with a machine-readable ``reason`` and a sentence."""
+
+    action: Action
+    reason: str
+    detail: str
+
+
+def _utc_midnight(moment: datetime) -> datetime:
+    return datetime.combine(moment.astimezone(UTC).date(), time(0), tzinfo=UTC)
+
+
+def accrue(usage: Usage, now: datetime, status: str) -> Usage:
+    """Bring ``usage`` up to ``now``: add RUNNING minutes since the last accounting.
+
+    Minutes are counted per UTC day: at midnight the count restarts, and the
+    part of an interval before midnight belongs to the previous day. A model
+    first seen RUNNING gets ``running_since = now`` (Rekognition reports no
+    start time). A model not RUNNING has no ``running_since``.
+    """
+    today = now.astimezone(UTC).date()
+    minutes = usage.minutes_today if usage.day == today else 0.0
+    if status != RUNNING:
+        return replace(
+            usage, running_since=None, accounted_at=None, minutes_today=minutes, day=today
+        )
+    if usage.accounted_at is None:
+        return replace(
+            usage,
+            running_since=usage.running_since or now,
+            accounted_at=now,
+            minutes_today=minutes,
+            day=today,
+        )
+    counted_from = max(usage.accounted_at, _utc_midnight(now))
+    minutes += max(0.0, (now - counted_from).total_seconds() / 60)
+    return replace(
+        usage,
+        running_since=usage.running_since or usage.accounted_at,
+        accounted_at=now,
+        minutes_today=minutes,
+        day=today,
+    )
+
+
+def unit_hours_today(model: ModelVersion) -> float:
+    """Inference-unit hours billed today so far: running minutes / 60 x units."""
+    return model.usage.minutes_today / 60 * model.inference_units
+
+
+def decide(now: datetime, model: ModelVersion, settings: PolicySettings) -> Decision:
+    """Stop, start or keep ``model`` at ``now`` (aware datetime).
+
+    Rules, first match wins:
+
+    1. Status STARTING, STOPPING, TRAINING_IN_PROGRESS, DELETING or
+       COPYING_IN_PROGRESS: keep (``transitional``); Rekognition refuses
+       start and stop then, and the next run sees the settled status.
+    2. RUNNING with today's unit-hours at or over ``daily_unit_hour_cap``:
+       stop (``daily_cap``). The cap beats keep-warm windows: it is the
+       spend limit.
+    3. RUNNING inside a keep-warm window: keep (``keep_warm``).
+    4. RUNNING and unused for ``idle_stop_minutes`` or more: stop
+       (``idle``). "Unused since" is the later of the last inference and
+       ``running_since``, so a model that started but never served is idle
+       since it started. Rekognition reports no start time: a model with no
+       usage record is idle since the guard first saw it RUNNING
+       (:func:`accrue` records that). Worst case a model idles
+       ``idle_stop_minutes`` plus one schedule period.
+    5. RUNNING otherwise: keep (``in_use``).
+    6. STOPPED or TRAINING_COMPLETED, the stage's active version, inside a
+       keep-warm window and under the cap: start (``keep_warm``).
+    7. Anything else (stopped, failed, expired...): keep (``not_running``).
+    """
+    status = model.status
+    if status in TRANSITIONAL:
+        return Decision(Action.KEEP, "transitional", f"{status}: wait for the next run")
+    used = unit_hours_today(model)
+    capped = used >= settings.daily_unit_hour_cap
+    warm = settings.in_keep_warm_window(now)
+    if status == RUNNING:
+        if capped:
+            return Decision(
+                Action.STOP,
+                "daily_cap",
+                f"{used:.2f} unit-hours today >= cap {settings.daily_unit_hour_cap:g}",
+            )
+        if warm:
+            return Decision(Action.KEEP, "keep_warm", "inside a keep-warm window")
+        last_use = _latest(model.usage.last_inference_at, model.usage.running_since) or now
+        idle = (now - last_use).total_seconds() / 60
+        if idle >= settings.idle_stop_minutes:
+            return Decision(
+                Action.STOP,
+                "idle",
+                f"unused for {idle:.0f} min >= idle limit {settings.idle_stop_minutes} min",
+            )
+        return Decision(Action.KEEP, "in_use", f"last used {idle:.0f} min ago")
+    if status in STARTABLE and model.is_active and warm:
+        if capped:
+            return Decision(Action.KEEP, "daily_cap", "keep-warm window, but today's cap is spent")
+        return Decision(Action.START, "keep_warm", "active model, inside a keep-warm window")
+    return Decision(Action.KEEP, "not_running", f"{status}: nothing to do")
+
+
+def _latest(*moments: datetime | None) -> datetime | None:
+    present: Iterable[datetime] = (m for m in moments if m is not None)
+    return max(present, default=None)
