@@ -15,6 +15,7 @@ import aws_cdk as cdk
 from stacks.config import ConfigError, StageConfig, load_stage_configs
 from stacks.data_stack import DataStack
 from stacks.nag import apply_acknowledgements, register_checks
+from stacks.service_stack import ServiceStack
 
 PROJECT_TAG = "phone-image-recognition"
 
@@ -46,8 +47,10 @@ def _build_stage(app: cdk.App, config: StageConfig) -> DataStack:
         else None
     )
     data = DataStack(app, f"{config.stack_prefix}-Data", config=config, env=env)
-    cdk.Tags.of(data).add("project", PROJECT_TAG)
-    cdk.Tags.of(data).add("stage", config.name)
+    service = ServiceStack(app, f"{config.stack_prefix}-Service", config=config, data=data, env=env)
+    for stack in (data, service):
+        cdk.Tags.of(stack).add("project", PROJECT_TAG)
+        cdk.Tags.of(stack).add("stage", config.name)
     return data
 
 

@@ -8,6 +8,7 @@ again.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,15 @@ from aws_cdk import cx_api
 from aws_cdk.assertions import Template
 
 from app import build_app
+
+# Lambda code under test reads Powertools settings at import, as it does in AWS
+# (where the stack sets them); tests never reach a real X-Ray daemon or AWS.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tests")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "PhoneImageRecognition")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+for _credential in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+    os.environ.setdefault(_credential, "testing")
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("dev", "prod")

@@ -22,7 +22,7 @@ from syrupy.matchers import path_type
 from tests.conftest import Synth
 
 MASK_ASSET_KEYS = path_type(mapping={r"^(.*)\.S3Key$": (str,)}, regex=True)
-STACKS = ("Dev-Data", "Prod-Data")
+STACKS = ("Dev-Data", "Prod-Data", "Dev-Service", "Prod-Service")
 
 
 @pytest.fixture

@@ -1,0 +1,207 @@
+"""Cost guard: a scheduled Lambda that stops idle Custom Labels models.
+
+Creates
+
+* the guard function (``lambda/cost_guard``), run every
+  ``schedule_period_minutes`` by an EventBridge rule whose target retries
+  twice and then sends the event to a dead-letter queue, so a failed run is
+  visible, not lost; reserved concurrency 1, so two runs never race;
+* an SNS topic (encrypted with the AWS managed key, SSL-only) for its actions
+  and alarms, with an e-mail subscription when the stage names an address;
+* alarms: the function's errors, per-model errors the function reported,
+  messages in the dead-letter queue, and any running model whose unit-hours
+  today exceed the daily cap (it should have been stopped).
+
+Permissions: ``rekognition:DescribeProjectVersions`` on this project's ARN,
+``rekognition:StartProjectVersion``/``StopProjectVersion`` on this
+project's versions only, ``dynamodb:GetItem``/``UpdateItem`` on the model
+usage table, ``sns:Publish`` on its topic.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.config import StageConfig
+from stacks.lambda_defaults import METRICS_NAMESPACE, python_function
+from stacks.recognition import Recognition
+
+POLICY_FIELDS = {
+    "idle_stop_minutes",
+    "daily_unit_hour_cap",
+    "min_inference_units",
+    "keep_warm_windows",
+}
+
+
+class CostGuard(Construct):
+    """The scheduled stopper and its alarms.
+
+    :ivar function: the guard Lambda function.
+    :ivar rule: the EventBridge schedule.
+    :ivar topic: SNS topic for actions and alarms.
+    :ivar dead_letter_queue: failed invocations.
+    :ivar alarms: the alarms, by name.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        recognition: Recognition,
+        model_usage: dynamodb.ITable,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.service = f"cost-guard-{config.name}"
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            display_name=f"Rekognition cost guard ({config.name})",
+            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            enforce_ssl=True,
+        )
+        if config.notification_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(config.notification_email))
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.function = self._build_function(config, recognition, model_usage)
+        self.rule = events.Rule(
+            self,
+            "Schedule",
+            description=f"Run the cost guard every {config.schedule_period_minutes} min",
+            schedule=events.Schedule.rate(Duration.minutes(config.schedule_period_minutes)),
+            targets=[
+                targets.LambdaFunction(
+                    self.function,
+                    retry_attempts=2,
+                    max_event_age=Duration.minutes(config.schedule_period_minutes),
+                    dead_letter_queue=self.dead_letter_queue,
+                )
+            ],
+        )
+        self.alarms = self._build_alarms(config)
+
+    def _build_function(
+        self, config: StageConfig, recognition: Recognition, model_usage: dynamodb.ITable
+    ) -> lambda_.Function:
+        policy_settings = config.model_dump(mode="json", include=POLICY_FIELDS)
+        function = python_function(
+            self,
+            "Function",
+            handler="cost_guard.handler.lambda_handler",
+            description=f"Stops idle Rekognition Custom Labels models ({config.name})",
+            service=self.service,
+            log_retention_days=config.log_retention_days,
+            memory_size=256,
+            timeout=Duration.seconds(60),
+            environment={
+                "PROJECT_ARN": recognition.project_arn,
+                "MODEL_USAGE_TABLE": model_usage.table_name,
+                "TOPIC_ARN": self.topic.topic_arn,
+                "POLICY_SETTINGS": json.dumps(policy_settings, sort_keys=True),
+            },
+            dead_letter_queue=self.dead_letter_queue,
+            reserved_concurrent_executions=1,
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["rekognition:DescribeProjectVersions"],
+                resources=[recognition.project_arn],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["rekognition:StartProjectVersion", "rekognition:StopProjectVersion"],
+                resources=[recognition.project_versions_arn_pattern],
+            )
+        )
+        model_usage.grant(function, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # Not topic.grant_publish(): that also grants kms:GenerateDataKey* on key/*
+        # for the imported alias. The AWS managed aws/sns key's own policy already
+        # lets principals of this account use it through SNS.
+        iam.Grant.add_to_principal(
+            grantee=function, actions=["sns:Publish"], resource_arns=[self.topic.topic_arn]
+        )
+        return function
+
+    def _build_alarms(self, config: StageConfig) -> dict[str, cloudwatch.Alarm]:
+        period = Duration.minutes(max(config.schedule_period_minutes, 5))
+
+        def guard_metric(name: str, statistic: str) -> cloudwatch.Metric:
+            """A metric the guard function emits (Powertools adds the service dimension)."""
+            return cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=name,
+                dimensions_map={"service": self.service},
+                statistic=statistic,
+                period=period,
+            )
+
+        alarms = {
+            "GuardErrors": cloudwatch.Alarm(
+                self,
+                "FunctionErrors",
+                alarm_description="The cost guard failed: idle models may be running",
+                metric=self.function.metric_errors(period=period),
+                threshold=1,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            "ModelErrors": cloudwatch.Alarm(
+                self,
+                "ModelErrors",
+                alarm_description="The cost guard could not stop or start a model version",
+                metric=guard_metric("ModelErrors", "Sum"),
+                threshold=1,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            "DeadLetters": cloudwatch.Alarm(
+                self,
+                "DeadLetterMessages",
+                alarm_description="Cost guard runs failed after retries (see dead-letter queue)",
+                metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=period
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            "OverCap": cloudwatch.Alarm(
+                self,
+                "RunningOverDailyCap",
+                alarm_description=(
+                    f"A model ran more than the daily cap of {config.daily_unit_hour_cap:g} "
+                    "unit-hours today and is still running"
+                ),
+                metric=guard_metric("MaxUnitHoursToday", "Maximum"),
+                threshold=config.daily_unit_hour_cap,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=2,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        }
+        for alarm in alarms.values():
+            alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        return alarms

@@ -1,0 +1,128 @@
+"""Lambda defaults in one place: runtime, architecture, logs, tracing, Powertools.
+
+Every function of the project is built by :func:`python_function`:
+
+* Python 3.14 on arm64 (Graviton: cheaper per GB-second);
+* code from ``lambda/`` with ``Code.from_asset`` (no Docker bundling); the
+  handler path picks the function's package (``cost_guard.handler...``);
+* Powertools for AWS Lambda from the AWS-published layer, pinned to
+  :data:`POWERTOOLS_VERSION` through its public SSM parameter (resolved by
+  CloudFormation at deploy time in the stack's own region, so synth stays
+  offline and region-agnostic):
+  https://docs.powertools.aws.dev/lambda/python/latest/#lambda-layer;
+* JSON logs into a log group owned by the stack, with the stage's retention;
+* active X-Ray tracing; an explicit role (no AWS managed policy) that may
+  write only to the function's own log group.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+POWERTOOLS_VERSION = "3.37.0"
+"""Powertools release of the layer; tests run the same version from PyPI."""
+LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
+METRICS_NAMESPACE = "PhoneImageRecognition"
+
+RETENTION: dict[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+"""CloudWatch Logs retention in days -> CDK enum (the values config.py accepts)."""
+
+
+def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
+    """The AWS-published Powertools layer (Python 3.14, arm64) at :data:`POWERTOOLS_VERSION`."""
+    arn = ssm.StringParameter.value_for_string_parameter(
+        scope, f"/aws/service/powertools/python/arm64/python3.14/{POWERTOOLS_VERSION}"
+    )
+    return lambda_.LayerVersion.from_layer_version_arn(scope, "PowertoolsLayer", arn)
+
+
+def python_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    handler: str,
+    description: str,
+    service: str,
+    log_retention_days: int,
+    memory_size: int,
+    timeout: Duration,
+    environment: dict[str, str],
+    dead_letter_queue: sqs.IQueue | None = None,
+    reserved_concurrent_executions: int | None = None,
+) -> lambda_.Function:
+    """A project Lambda function with the defaults above.
+
+    :param handler: ``package.module.function`` under ``lambda/``.
+    :param service: Powertools service name (logs, metrics dimension, traces).
+    :param memory_size: MB; chosen per function, never the 128 MB default by accident.
+    :param timeout: chosen per function.
+    """
+    log_group = logs.LogGroup(
+        scope,
+        f"{construct_id}Logs",
+        retention=RETENTION[log_retention_days],
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    role = iam.Role(
+        scope,
+        f"{construct_id}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"{description} (own log group only)",
+    )
+    log_group.grant_write(role)
+    return lambda_.Function(
+        scope,
+        construct_id,
+        description=description,
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        architecture=lambda_.Architecture.ARM_64,
+        code=lambda_.Code.from_asset(
+            str(LAMBDA_ROOT), exclude=["__pycache__", "*.pyc", "README.md"]
+        ),
+        handler=handler,
+        layers=[powertools_layer(scope)],
+        role=role,
+        memory_size=memory_size,
+        timeout=timeout,
+        tracing=lambda_.Tracing.ACTIVE,
+        logging_format=lambda_.LoggingFormat.JSON,
+        log_group=log_group,
+        dead_letter_queue=dead_letter_queue,
+        reserved_concurrent_executions=reserved_concurrent_executions,
+        environment={
+            "POWERTOOLS_SERVICE_NAME": service,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            **environment,
+        },
+    )
