@@ -6,8 +6,9 @@ Creates
   ``schedule_period_minutes`` by an EventBridge rule whose target retries
   twice and then sends the event to a dead-letter queue, so a failed run is
   visible, not lost; reserved concurrency 1, so two runs never race;
-* an SNS topic (encrypted with the AWS managed key, SSL-only) for its actions
-  and alarms, with an e-mail subscription when the stage names an address;
+* an SNS topic (encrypted with its own rotating KMS key, which CloudWatch
+  alarms may use; SSL-only) for its actions and alarms, with an e-mail
+  subscription when the stage names an address;
 * alarms: the function's errors, per-model errors the function reported,
   messages in the dead-letter queue, and any running model whose unit-hours
   today exceed the daily cap (it should have been stopped).
@@ -15,14 +16,14 @@ Creates
 Permissions: ``rekognition:DescribeProjectVersions`` on this project's ARN,
 ``rekognition:StartProjectVersion``/``StopProjectVersion`` on this
 project's versions only, ``dynamodb:GetItem``/``UpdateItem`` on the model
-usage table, ``sns:Publish`` on its topic.
+usage table, ``sns:Publish`` on its topic and use of that topic's key.
 """
 
 from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -69,11 +70,29 @@ class CostGuard(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.service = f"cost-guard-{config.name}"
+        self.topic_key = kms.Key(
+            self,
+            "TopicKey",
+            description=f"Encrypts the cost guard topic ({config.name})",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # CloudWatch alarms publish to an encrypted topic only if the key lets
+        # them: the AWS managed aws/sns key cannot, hence a customer managed key.
+        # https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger
+        self.topic_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],  # in a key policy, "*" means this key
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
         self.topic = sns.Topic(
             self,
             "Topic",
             display_name=f"Rekognition cost guard ({config.name})",
-            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            master_key=self.topic_key,
             enforce_ssl=True,
         )
         if config.notification_email:
@@ -137,11 +156,16 @@ class CostGuard(Construct):
             )
         )
         model_usage.grant(function, "dynamodb:GetItem", "dynamodb:UpdateItem")
-        # Not topic.grant_publish(): that also grants kms:GenerateDataKey* on key/*
-        # for the imported alias. The AWS managed aws/sns key's own policy already
-        # lets principals of this account use it through SNS.
+        # What topic.grant_publish() grants, minus its kms:GenerateDataKey*
+        # wildcard: SNS publishers need kms:GenerateDataKey and kms:Decrypt
+        # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
         iam.Grant.add_to_principal(
             grantee=function, actions=["sns:Publish"], resource_arns=[self.topic.topic_arn]
+        )
+        iam.Grant.add_to_principal(
+            grantee=function,
+            actions=["kms:GenerateDataKey", "kms:Decrypt"],
+            resource_arns=[self.topic_key.key_arn],
         )
         return function
 
