@@ -18,7 +18,7 @@ STAGE ?=
 STAGE_FLAG := $(if $(STAGE),-c stage=$(STAGE),)
 PY_SOURCES := app.py stacks tests tools lambda
 
-.PHONY: help setup synth diff deploy test lint format typecheck pytest snapshot-update clean
+.PHONY: help setup synth diff deploy bench traces test lint format typecheck pytest snapshot-update clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -47,6 +47,14 @@ diff: setup ## Compare a stage with what is deployed (STAGE=dev; needs AWS crede
 deploy: setup ## Deploy every stack of a stage (STAGE=prod; needs AWS credentials)
 	@test -n "$(STAGE)" || { echo "Set STAGE, e.g. make deploy STAGE=dev" >&2; exit 2; }
 	cdk deploy $(STAGE_FLAG) --all
+
+bench: setup ## Cost simulator on every shipped trace, per stage (prints figures)
+	python -m tools.cost bench --stage dev
+	@echo
+	python -m tools.cost bench --stage prod
+
+traces: setup ## Regenerate assets/traces/ (seeded, deterministic)
+	python -m tools.make_traces
 
 lint: setup ## ruff lint and format check
 	ruff check $(PY_SOURCES)

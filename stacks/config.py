@@ -158,6 +158,22 @@ class StageConfig(_Strict):
                 )
         return value
 
+    def policy_settings(self) -> dict[str, Any]:
+        """The cost guard policy's settings as JSON-ready data.
+
+        The shape ``cost_guard.policy.PolicySettings.from_mapping`` reads; the
+        stack passes it to the guard Lambda, the cost simulator uses it too.
+        """
+        return self.model_dump(
+            mode="json",
+            include={
+                "idle_stop_minutes",
+                "daily_unit_hour_cap",
+                "min_inference_units",
+                "keep_warm_windows",
+            },
+        )
+
     @property
     def stack_prefix(self) -> str:
         """``dev`` -> ``Dev``: the prefix of this stage's stack names."""

@@ -41,13 +41,6 @@ from stacks.config import StageConfig
 from stacks.lambda_defaults import METRICS_NAMESPACE, python_function
 from stacks.recognition import Recognition
 
-POLICY_FIELDS = {
-    "idle_stop_minutes",
-    "daily_unit_hour_cap",
-    "min_inference_units",
-    "keep_warm_windows",
-}
-
 
 class CostGuard(Construct):
     """The scheduled stopper and its alarms.
@@ -124,7 +117,6 @@ class CostGuard(Construct):
     def _build_function(
         self, config: StageConfig, recognition: Recognition, model_usage: dynamodb.ITable
     ) -> lambda_.Function:
-        policy_settings = config.model_dump(mode="json", include=POLICY_FIELDS)
         function = python_function(
             self,
             "Function",
@@ -138,7 +130,7 @@ class CostGuard(Construct):
                 "PROJECT_ARN": recognition.project_arn,
                 "MODEL_USAGE_TABLE": model_usage.table_name,
                 "TOPIC_ARN": self.topic.topic_arn,
-                "POLICY_SETTINGS": json.dumps(policy_settings, sort_keys=True),
+                "POLICY_SETTINGS": json.dumps(config.policy_settings(), sort_keys=True),
             },
             dead_letter_queue=self.dead_letter_queue,
             reserved_concurrent_executions=1,

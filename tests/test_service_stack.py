@@ -10,7 +10,7 @@ from aws_cdk.assertions import Match
 
 from tests.conftest import STAGES, Synth, resources_of_type
 
-CAPS = {"dev": 4, "prod": 12}
+CAPS = {"dev": 10, "prod": 12}
 PERIOD_SECONDS = {"dev": 300, "prod": 300}
 
 

@@ -1,0 +1,186 @@
+"""``python -m tools.cost``: price a stage's cost-guard settings on request traces.
+
+Commands::
+
+    python -m tools.cost simulate --trace assets/traces/office_hours.csv --stage dev
+    python -m tools.cost bench [--stage dev]      # every trace in assets/traces/
+
+``simulate`` prints, for one trace, billed inference-unit hours and dollars
+for our policy and the baselines (always-on, office schedule, offline
+optimum; see :mod:`tools.costsim` for their exact definitions), requests that
+arrived while the model was not running, requests lost, and the longest wait.
+``bench`` does it for every shipped trace and adds ours/optimum.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from cost_guard.policy import PolicySettings
+
+from stacks.config import ConfigError, StageConfig, load_stage_configs
+from tools import ROOT
+from tools.costsim import (
+    DEFAULT_PRICE_PER_UNIT_HOUR,
+    Result,
+    SimulationSettings,
+    TraceError,
+    compare,
+    read_trace,
+)
+
+TRACES = ROOT / "assets" / "traces"
+
+
+def stage_config(stage: str) -> StageConfig:
+    """The named stage from cdk.json, validated as synth validates it."""
+    stages = json.loads((ROOT / "cdk.json").read_text())["context"].get("stages")
+    [config] = load_stage_configs(stages, stage)
+    return config
+
+
+def simulation_settings(
+    config: StageConfig, start_latency: int, price: float
+) -> SimulationSettings:
+    windows = config.keep_warm_windows
+    return SimulationSettings(
+        policy=PolicySettings.from_mapping(config.policy_settings()),
+        schedule_period_minutes=config.schedule_period_minutes,
+        auto_start_on_demand=config.auto_start_on_demand,
+        start_latency_minutes=start_latency,
+        price_per_unit_hour=price,
+        office_time_zone=windows[0].time_zone if windows else "UTC",
+    )
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            cell.rjust(w) if i else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def result_rows(results: list[Result]) -> list[list[str]]:
+    header = [
+        "policy",
+        "unit-hours",
+        "USD",
+        "requests",
+        "arrived not running",
+        "lost",
+        "max wait (min)",
+    ]
+    return [header] + [
+        [
+            r.policy,
+            f"{r.unit_hours:.2f}",
+            f"{r.dollars:.2f}",
+            str(r.requests),
+            str(r.arrived_not_running),
+            str(r.lost),
+            f"{r.max_delay_minutes:.0f}",
+        ]
+        for r in results
+    ]
+
+
+def bench_rows(settings: SimulationSettings) -> list[list[str]]:
+    header = [
+        "trace",
+        "ours",
+        "always-on",
+        "office",
+        "optimum",
+        "ours/optimum",
+        "ours/office",
+        "lost: ours",
+        "lost: office",
+        "max wait (ours)",
+    ]
+    rows = [header]
+    for trace in sorted(TRACES.glob("*.csv")):
+        ours, always, office, optimum = compare(read_trace(trace), settings)
+        rows.append(
+            [
+                trace.stem,
+                f"{ours.unit_hours:.2f}",
+                f"{always.unit_hours:.2f}",
+                f"{office.unit_hours:.2f}",
+                f"{optimum.unit_hours:.2f}",
+                f"{ours.unit_hours / optimum.unit_hours:.2f}x",
+                f"{ours.unit_hours / office.unit_hours:.2f}x",
+                str(ours.lost),
+                str(office.lost),
+                f"{ours.max_delay_minutes:.0f} min",
+            ]
+        )
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.cost", description=__doc__.split("\n\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (
+        ("simulate", "replay one trace"),
+        ("bench", "replay every shipped trace"),
+    ):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--stage", default="dev", help="stage in cdk.json (default: dev)")
+        sub.add_argument(
+            "--start-latency-minutes",
+            type=int,
+            default=10,
+            help="minutes a model takes to start (default 10)",
+        )
+        sub.add_argument(
+            "--price",
+            type=float,
+            default=DEFAULT_PRICE_PER_UNIT_HOUR,
+            help=f"USD per inference-unit hour (default {DEFAULT_PRICE_PER_UNIT_HOUR:g})",
+        )
+        if name == "simulate":
+            sub.add_argument(
+                "--trace", type=Path, required=True, help="CSV with a 'timestamp' column"
+            )
+            sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    if args.start_latency_minutes < 0 or args.price < 0:
+        parser.error("--start-latency-minutes and --price must not be negative")
+    try:
+        config = stage_config(args.stage)
+        settings = simulation_settings(config, args.start_latency_minutes, args.price)
+        if args.command == "bench":
+            print(
+                f"Stage {config.name}: idle stop {config.idle_stop_minutes} min, period "
+                f"{config.schedule_period_minutes} min, "
+                f"start latency {args.start_latency_minutes} min, "
+                f"{len(config.keep_warm_windows)} keep-warm window(s); billed inference-unit hours"
+            )
+            print(table(bench_rows(settings)))
+            return 0
+        results = compare(read_trace(args.trace), settings)
+    except (ConfigError, TraceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([asdict(r) for r in results], indent=2))
+    else:
+        print(table(result_rows(results)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
