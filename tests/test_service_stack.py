@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Match
+from aws_cdk.assertions import Match, Template
 
-from tests.conftest import STAGES, Synth, resources_of_type
+from stacks.config import parse_stage
+from stacks.data_stack import DataStack
+from stacks.service_stack import ServiceStack
+from tests.conftest import STAGES, Synth, cdk_json_context, resources_of_type
 
 CAPS = {"dev": 10, "prod": 12}
 PERIOD_SECONDS = {"dev": 300, "prod": 300}
@@ -214,4 +218,15 @@ def test_dead_letter_queue_is_encrypted_and_ssl_only(synth: Synth, stage: str) -
                 )
             }
         },
+    )
+
+
+def test_stage_with_notification_email_subscribes_it() -> None:
+    config = parse_stage("qa", {"notification_email": "ops@example.com", "retain_data": False})
+    app = cdk.App(context=cdk_json_context())
+    data = DataStack(app, "Qa-Data", config=config)
+    service = ServiceStack(app, "Qa-Service", config=config, data=data)
+
+    Template.from_stack(service).has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
     )

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cost_guard.policy import PolicySettings
 
@@ -45,16 +46,16 @@ def stage_config(stage: str) -> StageConfig:
 
 
 def simulation_settings(
-    config: StageConfig, start_latency: int, price: float
+    config: StageConfig, start_latency: int, price: float, office_time_zone: str = "Asia/Tokyo"
 ) -> SimulationSettings:
-    windows = config.keep_warm_windows
+    """Simulator settings from a stage's config plus the simulation's own knobs."""
     return SimulationSettings(
         policy=PolicySettings.from_mapping(config.policy_settings()),
         schedule_period_minutes=config.schedule_period_minutes,
         auto_start_on_demand=config.auto_start_on_demand,
         start_latency_minutes=start_latency,
         price_per_unit_hour=price,
-        office_time_zone=windows[0].time_zone if windows else "UTC",
+        office_time_zone=office_time_zone,
     )
 
 
@@ -151,6 +152,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             default=DEFAULT_PRICE_PER_UNIT_HOUR,
             help=f"USD per inference-unit hour (default {DEFAULT_PRICE_PER_UNIT_HOUR:g})",
         )
+        sub.add_argument(
+            "--office-time-zone",
+            default="Asia/Tokyo",
+            help="zone of the office-schedule baseline's 09:00-17:00 (default Asia/Tokyo, "
+            "the shipped traces' zone)",
+        )
         if name == "simulate":
             sub.add_argument(
                 "--trace", type=Path, required=True, help="CSV with a 'timestamp' column"
@@ -161,7 +168,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--start-latency-minutes and --price must not be negative")
     try:
         config = stage_config(args.stage)
-        settings = simulation_settings(config, args.start_latency_minutes, args.price)
+        try:
+            ZoneInfo(args.office_time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            parser.error(f"--office-time-zone {args.office_time_zone!r} is not an IANA time zone")
+        settings = simulation_settings(
+            config, args.start_latency_minutes, args.price, args.office_time_zone
+        )
         if args.command == "bench":
             print(
                 f"Stage {config.name}: idle stop {config.idle_stop_minutes} min, period "
