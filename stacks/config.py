@@ -126,6 +126,9 @@ class StageConfig(_Strict):
     min_inference_units: int = Field(default=1, ge=1, le=64)
     api_throttling: ApiThrottling = Field(default_factory=ApiThrottling)
     waf_enabled: bool = False
+    waf_rate_limit: int = Field(default=1000, ge=10, le=2_000_000_000)
+    """Requests per client IP per 5-minute window before WAF blocks (AWS minimum 10:
+    https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based.html)."""
     upload_url_expiry_seconds: int = Field(default=300, ge=60, le=3600)
     upload_retention_days: int = Field(default=1, ge=1, le=365)
     log_retention_days: int = 30

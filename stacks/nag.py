@@ -30,37 +30,55 @@ class NagAcknowledgement:
     reason: str
 
     def rule_for(self, construct_path: str) -> str:
-        """The concrete rule id for a construct path (``{stage}`` filled in)."""
-        stack = construct_path.split("/", 1)[0]
-        return self.rule_id.format(stage=stack.split("-", 1)[0].lower())
+        """The concrete rule id for a construct path (``{stage}``, ``{Stage}`` filled in)."""
+        stage = construct_path.split("/", 1)[0].split("-", 1)[0]
+        return self.rule_id.replace("{stage}", stage.lower()).replace("{Stage}", stage)
 
     def matches(self, construct_path: str, rule_id: str) -> bool:
         """Whether this row covers finding ``rule_id`` on ``construct_path``."""
         return fnmatchcase(construct_path, self.path) and self.rule_for(construct_path) == rule_id
 
 
+_FUNCTION_POLICIES = "*-Service/*/FunctionRole/DefaultPolicy/Resource"
+
 ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
     NagAcknowledgement(
-        path="*-Service/CostGuard/FunctionRole/DefaultPolicy/Resource",
+        path=_FUNCTION_POLICIES,
         rule_id="AwsSolutions-IAM5[Resource::*]",
         reason=(
-            "Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, "
-            "which AWS X-Ray does not scope to resources: 'X-Ray doesn't support "
-            "resource-level permissions for these actions' "
-            "(https://docs.aws.amazon.com/xray/latest/devguide/security_iam_service-with-iam.html)"
+            "Only for actions AWS does not scope to resources: active tracing's "
+            "xray:PutTraceSegments/PutTelemetryRecords ('X-Ray doesn't support "
+            "resource-level permissions', https://docs.aws.amazon.com/xray/latest/devguide/"
+            "security_iam_service-with-iam.html) and the inference API's "
+            "rekognition:DetectFaces, which takes no resource ARN (Service Authorization "
+            "Reference, Amazon Rekognition: DetectFaces has no resource type)"
         ),
     ),
     NagAcknowledgement(
-        path="*-Service/CostGuard/FunctionRole/DefaultPolicy/Resource",
+        path=_FUNCTION_POLICIES,
         rule_id=(
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:rekognition:<AWS::Region>:"
             "<AWS::AccountId>:project/imgrec-{stage}-custom-labels/version/*]"
         ),
         reason=(
-            "Start/StopProjectVersion act on project versions, which training creates "
-            "at run time (CloudFormation has no AWS::Rekognition project version "
-            "resource), so their ARNs cannot be listed at deploy; the wildcard is "
-            "limited to this stage's project"
+            "DetectCustomLabels and Start/StopProjectVersion act on project versions, "
+            "which training creates at run time (CloudFormation has no AWS::Rekognition "
+            "project version resource), so their ARNs cannot be listed at deploy; the "
+            "wildcard is limited to this stage's project"
+        ),
+    ),
+    NagAcknowledgement(
+        path="*-Service/InferenceApi/FunctionRole/DefaultPolicy/Resource",
+        rule_id=(
+            'AwsSolutions-IAM5[Resource::{"Fn::GetStackOutput":{"StackName":"{Stage}-Data",'
+            '"Region":{"Ref":"AWS::Region"},"OutputName":'
+            '"PublishOutputFnGetAttStorageUploadsBDC5E374Arn3BCF50BA"}}/users/*]'
+        ),
+        reason=(
+            "Phone photos get object keys chosen at request time (users/<sub>/<uuid>); "
+            "AWS S3 object ARNs in a policy can name such keys only by prefix "
+            "(https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-arn-format.html), "
+            "and the handler also checks a key is under the caller's own users/<sub>/"
         ),
     ),
     NagAcknowledgement(
@@ -70,6 +88,34 @@ ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
             "This queue is itself the dead-letter queue of the cost guard's schedule "
             "target and function; AWS SQS dead-letter queues are where redrive ends, "
             "and a further queue would only move the same messages"
+        ),
+    ),
+    NagAcknowledgement(
+        path="*-Service/InferenceApi/Function/Resource",
+        rule_id="Serverless-LambdaDLQ",
+        reason=(
+            "API Gateway invokes this function synchronously and the caller receives "
+            "every error; AWS Lambda uses a dead-letter queue only for asynchronous "
+            "invocations (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html)"
+        ),
+    ),
+    NagAcknowledgement(
+        path="*-Service/InferenceApi/Api/DeploymentStage.*/Resource",
+        rule_id="AwsSolutions-APIG6",
+        reason=(
+            "Execution logging needs the account-wide API Gateway CloudWatch role "
+            "(AWS::ApiGateway::Account, one per region), which several stages' stacks "
+            "would overwrite; AWS API Gateway access logs (JSON, every request) and "
+            "X-Ray tracing are enabled on the stage instead"
+        ),
+    ),
+    NagAcknowledgement(
+        path="*-Service/InferenceApi/Api/DeploymentStage.*/Resource",
+        rule_id="AwsSolutions-APIG3",
+        reason=(
+            "WAF is a per-stage choice (waf_enabled, on in prod): an AWS WAF web ACL "
+            "costs a monthly fee plus per-request charges that a dev stage need not "
+            "pay; Cognito authorization and stage throttling still apply"
         ),
     ),
 )

@@ -1,7 +1,7 @@
 """``<Stage>-Service``: the stateless stack.
 
-Holds what can be destroyed and redeployed at any time: today the cost
-guard; the inference API, IoT rules and analytics join it. Receives the
+Holds what can be destroyed and redeployed at any time: the cost guard and
+the inference API; IoT rules and analytics join it. Receives the
 stateful resources as a typed :class:`stacks.data_stack.DataStack`.
 """
 
@@ -15,12 +15,14 @@ from constructs import Construct
 from stacks.config import StageConfig
 from stacks.cost_guard import CostGuard
 from stacks.data_stack import DataStack
+from stacks.inference_api import InferenceApi
 
 
 class ServiceStack(Stack):
     """Stateless resources of one stage.
 
     :ivar cost_guard: the scheduled model stopper (:class:`stacks.cost_guard.CostGuard`).
+    :ivar inference_api: the phone API (:class:`stacks.inference_api.InferenceApi`).
     """
 
     def __init__(
@@ -44,6 +46,22 @@ class ServiceStack(Stack):
             config=config,
             recognition=data.recognition,
             model_usage=data.tables.model_usage,
+        )
+        self.inference_api = InferenceApi(
+            self,
+            "InferenceApi",
+            config=config,
+            recognition=data.recognition,
+            model_usage=data.tables.model_usage,
+            faces=data.tables.faces,
+            uploads=data.storage.uploads,
+            user_pool=data.identity.user_pool,
+        )
+        CfnOutput(
+            self,
+            "ApiUrl",
+            value=self.inference_api.api.url_for_path("/v1"),
+            description="Base URL of the phone API (routes under /v1)",
         )
         CfnOutput(
             self,

@@ -29,15 +29,13 @@ def template(synth: Synth, stage: str) -> dict[str, Any]:
     return synth.template_json(f"{stage.capitalize()}-Service")
 
 
-def only(template: dict[str, Any], cfn_type: str) -> dict[str, Any]:
-    found = list(resources_of_type(template, cfn_type).values())
-    assert len(found) == 1, cfn_type
-    resource: dict[str, Any] = found[0]
-    return resource
+def only(template: dict[str, Any], cfn_type: str, prefix: str = "CostGuard") -> dict[str, Any]:
+    """The one resource of ``cfn_type`` whose logical id starts with ``prefix``."""
+    return template["Resources"][logical_id_of(template, cfn_type, prefix)]  # type: ignore[no-any-return]
 
 
-def logical_id_of(template: dict[str, Any], cfn_type: str) -> str:
-    [resource_id] = resources_of_type(template, cfn_type)
+def logical_id_of(template: dict[str, Any], cfn_type: str, prefix: str = "CostGuard") -> str:
+    [resource_id] = [k for k in resources_of_type(template, cfn_type) if k.startswith(prefix)]
     return resource_id
 
 
