@@ -46,18 +46,22 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "faces/analyze"),
     ("GET", "models"),
 )
-GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str]] = {
+AWS_MESSAGE = "$context.error.messageString"  # already a quoted JSON string
+GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str, str]] = {
     "PayloadTooLarge": (
         apigw.ResponseType.REQUEST_TOO_LARGE,
         "payload_too_large",
+        "\"the request is over API Gateway's 10 MB limit; upload the photo with "
+        'POST /v1/uploads and send its s3_key"',
     ),
-    "Unauthorized": (apigw.ResponseType.UNAUTHORIZED, "unauthenticated"),
-    "AccessDenied": (apigw.ResponseType.ACCESS_DENIED, "forbidden"),
-    "Throttled": (apigw.ResponseType.THROTTLED, "throttled"),
-    "WafBlocked": (apigw.ResponseType.WAF_FILTERED, "blocked"),
-    "Default4xx": (apigw.ResponseType.DEFAULT_4_XX, "bad_request"),
-    "Default5xx": (apigw.ResponseType.DEFAULT_5_XX, "gateway_error"),
+    "Unauthorized": (apigw.ResponseType.UNAUTHORIZED, "unauthenticated", AWS_MESSAGE),
+    "AccessDenied": (apigw.ResponseType.ACCESS_DENIED, "forbidden", AWS_MESSAGE),
+    "Throttled": (apigw.ResponseType.THROTTLED, "throttled", AWS_MESSAGE),
+    "WafBlocked": (apigw.ResponseType.WAF_FILTERED, "blocked", AWS_MESSAGE),
+    "Default4xx": (apigw.ResponseType.DEFAULT_4_XX, "bad_request", AWS_MESSAGE),
+    "Default5xx": (apigw.ResponseType.DEFAULT_5_XX, "gateway_error", AWS_MESSAGE),
 }
+"""API Gateway's own errors, answered in the API's JSON error shape."""
 
 
 class InferenceApi(Construct):
@@ -183,7 +187,7 @@ class InferenceApi(Construct):
         integration = apigw.LambdaIntegration(self.function, timeout=Duration.seconds(29))
         v1 = api.root.add_resource("v1")
         for method, path in ROUTES:
-            resource = v1
+            resource: apigw.IResource = v1
             for part in path.split("/"):
                 resource = resource.get_resource(part) or resource.add_resource(part)
             resource.add_method(
@@ -196,19 +200,13 @@ class InferenceApi(Construct):
         cors_headers = (
             {"Access-Control-Allow-Origin": f"'{origins[0]}'"} if len(origins) == 1 else {}
         )
-        for response_id, (response_type, code) in GATEWAY_ERRORS.items():
+        for response_id, (response_type, code, message) in GATEWAY_ERRORS.items():
+            body = f'{{"error": {{"code": "{code}", "message": {message}, "field": null}}}}'
             api.add_gateway_response(
                 response_id,
                 type=response_type,
                 response_headers=cors_headers,
-                templates={
-                    "application/json": (
-                        '{"error": {"code": "'
-                        + code
-                        + '", "message": $context.error.messageString, '
-                        '"field": null}}'
-                    )
-                },
+                templates={"application/json": body},
             )
         return api
 
