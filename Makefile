@@ -48,10 +48,12 @@ deploy: setup ## Deploy every stack of a stage (STAGE=prod; needs AWS credential
 	@test -n "$(STAGE)" || { echo "Set STAGE, e.g. make deploy STAGE=dev" >&2; exit 2; }
 	cdk deploy $(STAGE_FLAG) --all
 
-bench: setup ## Cost simulator on every shipped trace, per stage (prints figures)
+bench: setup ## Benchmarks (print figures): cost simulator per stage, API handler overhead
 	python -m tools.cost bench --stage dev
 	@echo
 	python -m tools.cost bench --stage prod
+	@echo
+	python -m tools.bench_api
 
 traces: setup ## Regenerate assets/traces/ (seeded, deterministic)
 	python -m tools.make_traces

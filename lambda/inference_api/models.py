@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -18,6 +19,14 @@ class ImageRef(_Body):
     s3_key: str | None = Field(
         default=None, max_length=1024, description="key returned by POST /v1/uploads"
     )
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """Show the size of ``bytes``, not megabytes of base64 (Powertools logs route args)."""
+        for name, value in super().__repr_args__():
+            if name == "bytes" and isinstance(value, str):
+                yield name, f"<{len(value)} base64 characters>"
+            else:
+                yield name, value
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ImageRef:

@@ -1,0 +1,157 @@
+"""``python -m tools.bench_api``: how much the inference API handler costs, side by side.
+
+Prints, from one run on this machine:
+
+* cold import of ``inference_api.handler`` vs a bare ``import boto3`` (median
+  of fresh interpreters; the handler imports boto3 too, so the ratio is the
+  price of Powertools, pydantic and our code), target at most 1.5x;
+* warm per-request handler time (p50/p95, ms) with every AWS client stubbed
+  by botocore's Stubber (so AWS latency is excluded), for an image given as
+  an upload's ``s3_key`` (target p50 under 5 ms) and as a 4 MB base64 body
+  (target p50 under 60 ms).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tools import ROOT
+
+IMPORT_RUNS = 9
+ENV = {
+    **os.environ,
+    "PYTHONPATH": f"{ROOT / 'lambda'}{os.pathsep}{ROOT}",
+    "POWERTOOLS_SERVICE_NAME": "bench",
+    "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+    "POWERTOOLS_TRACE_DISABLED": "1",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+}
+
+
+def import_seconds(module: str) -> float:
+    """Median wall time of ``import module`` in fresh interpreters."""
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    runs = [
+        float(
+            subprocess.run(  # noqa: S603
+                [sys.executable, "-c", code], env=ENV, capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(IMPORT_RUNS)
+    ]
+    return statistics.median(runs)
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return ordered[len(ordered) // 2] * 1000, ordered[int(len(ordered) * 0.95) - 1] * 1000
+
+
+def request_times(
+    n: int, make_event: Callable[[], dict[str, Any]], queue: Callable[[], None]
+) -> list[float]:
+    from inference_api import handler
+
+    from tests.api_events import LambdaContext
+
+    context = LambdaContext()
+    times = []
+    for _ in range(n):
+        queue()
+        event = make_event()
+        with contextlib.redirect_stdout(io.StringIO()):  # the EMF metric lines
+            start = time.perf_counter()
+            response = handler.lambda_handler(event, context)
+            times.append(time.perf_counter() - start)
+        assert response["statusCode"] == 200, response["body"]
+    return times
+
+
+def warm_requests() -> dict[str, tuple[float, float]]:
+    os.environ.update({k: v for k, v in ENV.items() if k != "PYTHONPATH"})
+    import boto3
+    from botocore.stub import Stubber
+    from inference_api import handler, service
+    from PIL import Image
+
+    from tests.api_events import USER, b64, rest_event
+
+    version = "arn:aws:rekognition:us-east-1:123456789012:project/p/version/v1/1"
+    clients = service.Clients(
+        boto3.client("rekognition"),
+        boto3.client("s3", config=handler.S3_CONFIG),
+        boto3.client("dynamodb"),
+    )
+    settings = service.Settings(
+        "arn:aws:rekognition:us-east-1:123456789012:project/p/1",
+        "faces",
+        "usage",
+        "faces",
+        "uploads",
+        True,
+        1,
+        300,
+    )
+    handler.settings = lambda: settings  # type: ignore[assignment]
+    handler.clients = lambda: clients  # type: ignore[assignment]
+    stubs = [Stubber(clients.rekognition), Stubber(clients.s3), Stubber(clients.dynamodb)]
+    for stub in stubs:
+        stub.activate()
+    rekognition, s3, dynamodb = stubs
+    # First request reads the model pointer and writes usage once; later ones use the caches.
+    dynamodb.add_response("get_item", {"Item": {"active_project_version_arn": {"S": version}}})
+    dynamodb.add_response("update_item", {})
+    labels = {"CustomLabels": [{"Name": "with_qr", "Confidence": 99.0}]}
+
+    def queue_s3() -> None:
+        s3.add_response("head_object", {"ContentLength": 2_000_000, "ContentType": "image/jpeg"})
+        rekognition.add_response("detect_custom_labels", labels)
+
+    key_event = rest_event("POST", "/v1/labels", {"image": {"s3_key": f"users/{USER}/photo.jpg"}})
+    s3_times = request_times(500, lambda: key_event, queue_s3)
+
+    buffer = io.BytesIO()
+    noise = Image.effect_noise((2048, 1536), 90).convert("RGB")
+    noise.save(buffer, format="JPEG", quality=98)
+    data = buffer.getvalue()
+    while len(data) > 4 * 1024 * 1024:
+        data = data[: 4 * 1024 * 1024]
+    body_event = rest_event("POST", "/v1/labels", {"image": {"bytes": b64(data)}})
+
+    def queue_bytes() -> None:
+        rekognition.add_response("detect_custom_labels", labels)
+
+    bytes_times = request_times(60, lambda: dict(body_event), queue_bytes)
+    return {
+        "s3_key path": percentiles(s3_times),
+        f"{len(data) / 1024 / 1024:.1f} MB base64 body": percentiles(bytes_times),
+    }
+
+
+def main() -> int:
+    boto3_s = import_seconds("boto3")
+    handler_s = import_seconds("inference_api.handler")
+    print("Inference API handler benchmark (one run, this machine)")
+    print(
+        f"  cold import  boto3: {boto3_s * 1000:7.1f} ms   inference_api.handler: "
+        f"{handler_s * 1000:7.1f} ms   ratio {handler_s / boto3_s:.2f}x (target <= 1.5x)"
+    )
+    for name, (p50, p95) in warm_requests().items():
+        print(f"  warm request {name:>22}: p50 {p50:6.2f} ms   p95 {p95:6.2f} ms")
+    print("  targets: s3_key path p50 < 5 ms; 4 MB body p50 < 60 ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
