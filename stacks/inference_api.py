@@ -103,6 +103,7 @@ class InferenceApi(Construct):
                 "AUTO_START_ON_DEMAND": "true" if config.auto_start_on_demand else "false",
                 "MIN_INFERENCE_UNITS": str(config.min_inference_units),
                 "UPLOAD_URL_EXPIRY_SECONDS": str(config.upload_url_expiry_seconds),
+                "ALLOWED_ORIGINS": ",".join(config.allowed_web_origins),
             },
         )
         self._grant(recognition, model_usage, faces, uploads)

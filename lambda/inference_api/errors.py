@@ -25,6 +25,8 @@ class ApiError(Exception):
     field: str | None = None
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     details: dict[str, object] = dataclasses.field(default_factory=dict)
+    cause: str | None = None
+    """Logged, never sent to the client (e.g. the AWS error behind a 502)."""
 
     def body(self) -> dict[str, object]:
         return {

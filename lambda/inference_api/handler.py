@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
@@ -38,7 +38,18 @@ from inference_api.models import FaceAnalyzeRequest, FaceSearchRequest, LabelsRe
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-app = APIGatewayRestResolver(enable_validation=True, strip_prefixes=[])
+_ORIGINS = [o for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o]
+app = APIGatewayRestResolver(
+    enable_validation=True,
+    cors=CORSConfig(
+        allow_origin=_ORIGINS[0],
+        extra_origins=_ORIGINS[1:],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=3600,
+    )
+    if _ORIGINS
+    else None,
+)
 STATE = service.State()
 
 
@@ -146,7 +157,10 @@ def _error(error: ApiError) -> Response[Any]:
 @app.exception_handler(ApiError)
 def handle_api_error(error: ApiError) -> Response[Any]:
     if error.status in (500, 502):
-        logger.error("request failed upstream", extra={"code": error.code, "detail": error.message})
+        logger.error(
+            "request failed upstream",
+            extra={"code": error.code, "detail": error.message, "cause": error.cause},
+        )
     elif error.status == 503:
         logger.info("model not running", extra={"code": error.code, **error.details})
     return _error(error)
