@@ -1,0 +1,248 @@
+"""``python -m tools.models``: from a folder of photos to a promoted Custom Labels model.
+
+Run ``python -m tools.models COMMAND --help`` for each command. AWS commands
+find the stage's bucket, project, collection and tables from its deployed
+``<Stage>-Data`` stack (``--stage``, default dev) with your usual AWS
+credentials and region.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from tqdm import tqdm
+
+from tools.models import faces, lifecycle, manifest
+from tools.models.lifecycle import StageResources, ToolError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.models", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--stage", default="dev", help="deployed stage to act on (default: dev)")
+    parser.add_argument("--region", help="AWS region (default: your AWS configuration's)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    m = commands.add_parser("manifest", help="build Ground Truth manifests from a folder of images")
+    m.add_argument("folder", type=Path, help="local folder: <label>/<image> or 001.LABEL/<image>")
+    m.add_argument(
+        "--s3-prefix", required=True, help="s3://BUCKET/PREFIX where the folder is uploaded"
+    )
+    m.add_argument("--out", type=Path, required=True, help="manifest file to write")
+    m.add_argument("--test-split", type=float, help="fraction for a test manifest (e.g. 0.2)")
+    m.add_argument("--seed", type=int, default=42, help="seed of the split (default 42)")
+    m.add_argument(
+        "--creation-date",
+        default=manifest.DEFAULT_CREATION_DATE,
+        help="fixed for reproducible files",
+    )
+
+    u = commands.add_parser(
+        "upload", help="upload a folder to the training bucket (skips unchanged)"
+    )
+    u.add_argument("folder", type=Path)
+    u.add_argument("--prefix", default="datasets", help="key prefix (default datasets)")
+
+    t = commands.add_parser("train", help="create datasets from manifests and train a new version")
+    t.add_argument(
+        "--train-manifest", required=True, help="key of the train manifest in the training bucket"
+    )
+    t.add_argument(
+        "--test-manifest", required=True, help="key of the test manifest in the training bucket"
+    )
+    t.add_argument("--version-name", required=True)
+    t.add_argument(
+        "--wait", action="store_true", help="wait for training (Ctrl-C stops waiting, not training)"
+    )
+
+    commands.add_parser("status", help="list versions with status and which is active")
+
+    e = commands.add_parser("evaluate", help="per-label precision, recall, F1 of a version")
+    e.add_argument("version", help="version name or ARN")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--min-f1", type=float, default=0.0, help="exit 3 if the overall F1 is below")
+
+    p = commands.add_parser("promote", help="make a version the stage's active model")
+    p.add_argument("version")
+    p.add_argument("--min-f1", type=float, default=0.0)
+    p.add_argument(
+        "--force", action="store_true", help="promote even if untrained or below the gate"
+    )
+
+    s = commands.add_parser("start", help="start a version (default: the active one)")
+    s.add_argument("version", nargs="?")
+    s.add_argument("--units", type=int, default=1, help="inference units (default 1)")
+    s.add_argument("--wait", action="store_true")
+
+    x = commands.add_parser("stop", help="stop a version (default: the active one)")
+    x.add_argument("version", nargs="?")
+    x.add_argument("--all", action="store_true", help="stop every running version of the project")
+
+    f = commands.add_parser("faces", help="enroll, list or remove people's faces")
+    fc = f.add_subparsers(dest="faces_command", required=True, metavar="ACTION")
+    fe = fc.add_parser("enroll", help="index <person>/<photo> into the collection")
+    fe.add_argument("folder", type=Path)
+    fc.add_parser("list", help="people and their face ids")
+    fr = fc.add_parser("remove", help="delete a person's faces")
+    fr.add_argument("person")
+    return parser
+
+
+def _resources(args: argparse.Namespace, session: Any) -> StageResources:
+    return lifecycle.stage_resources(session.client("cloudformation"), args.stage)
+
+
+def run(args: argparse.Namespace, session: Any, out: Any = sys.stdout) -> int:
+    """Execute one parsed command; returns the exit code."""
+    if args.command == "manifest":
+        paths, read = manifest.scan_local(args.folder)
+        result = manifest.collect(paths, read)
+        for left_out in result.skipped:
+            print(f"skipped {left_out.path}: {left_out.reason}", file=sys.stderr)
+        outputs = {args.out: result.images}
+        if args.test_split:
+            train, test = manifest.split(result.images, args.test_split, args.seed)
+            outputs = {args.out: train, args.out.with_suffix(".test" + args.out.suffix): test}
+        for path, images in outputs.items():
+            lines = manifest.manifest_lines(
+                images, result.labels, args.s3_prefix, args.creation_date
+            )
+            path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+            print(f"wrote {path}: {len(lines)} images", file=out)
+        print(f"labels: {', '.join(result.labels)}; skipped {len(result.skipped)} files", file=out)
+        return 0
+    resources = _resources(args, session)
+    rekognition = session.client("rekognition")
+    if args.command == "upload":
+        uploaded, skipped = lifecycle.upload_folder(
+            session.client("s3"),
+            args.folder,
+            resources.training_bucket,
+            args.prefix,
+            progress=lambda files: tqdm(files, unit="file", desc="upload"),
+        )
+        print(
+            f"uploaded {uploaded}, unchanged {skipped} (s3://{resources.training_bucket}/{args.prefix}/)",
+            file=out,
+        )
+    elif args.command == "train":
+        arn = lifecycle.train(
+            rekognition,
+            resources,
+            train_manifest_key=args.train_manifest,
+            test_manifest_key=args.test_manifest,
+            version_name=args.version_name,
+        )
+        print(f"training {arn}", file=out)
+        if args.wait:
+            try:
+                rekognition.get_waiter("project_version_training_completed").wait(
+                    ProjectArn=resources.project_arn, VersionNames=[args.version_name]
+                )
+            except KeyboardInterrupt:
+                print("stopped waiting; training goes on (see 'status')", file=out)
+    elif args.command == "status":
+        active = lifecycle.active_version(session.client("dynamodb"), resources)
+        for v in lifecycle.versions(rekognition, resources):
+            mark = "*" if v["ProjectVersionArn"] == active else " "
+            name = v["ProjectVersionArn"].split("/version/")[1].split("/")[0]
+            units = v.get("MinInferenceUnits") or "-"
+            print(f"{mark} {name:<24} {v['Status']:<22} {units} IU", file=out)
+    elif args.command == "evaluate":
+        evaluation = lifecycle.evaluate(rekognition, session.client("s3"), resources, args.version)
+        if args.json:
+            print(json.dumps(asdict(evaluation), indent=2), file=out)
+        else:
+            header = ("label", "precision", "recall", "F1", "threshold", "images")
+            print("{:<24} {:>9} {:>7} {:>6} {:>9} {:>6}".format(*header), file=out)
+            for score in evaluation.labels:
+                print(
+                    f"{score.label:<24} {score.precision:>9.3f} {score.recall:>7.3f} "
+                    f"{score.f1:>6.3f} {score.threshold:>9.3f} {score.test_images:>6}",
+                    file=out,
+                )
+            print(f"overall F1 {evaluation.f1:.3f}", file=out)
+        if evaluation.f1 < args.min_f1:
+            print(f"F1 {evaluation.f1:.3f} is below --min-f1 {args.min_f1}", file=sys.stderr)
+            return 3
+    elif args.command == "promote":
+        arn = lifecycle.promote(
+            rekognition,
+            session.client("dynamodb"),
+            session.client("s3"),
+            resources,
+            args.version,
+            min_f1=args.min_f1,
+            force=args.force,
+        )
+        print(f"active model of {resources.stage}: {arn}", file=out)
+    elif args.command in {"start", "stop"}:
+        version = args.version or lifecycle.active_version(session.client("dynamodb"), resources)
+        if args.command == "start":
+            if version is None:
+                raise ToolError("no version given and none promoted; name one or run 'promote'")
+            status = lifecycle.start(rekognition, resources, version, args.units)
+            print(f"{version}: {status} (takes minutes; 'status' shows progress)", file=out)
+            if args.wait:
+                rekognition.get_waiter("project_version_running").wait(
+                    ProjectArn=resources.project_arn,
+                    VersionNames=[version.split("/version/")[-1].split("/")[0]],
+                )
+        else:
+            if version is None and not args.all:
+                raise ToolError("no version given and none promoted; name one or use --all")
+            stopped = lifecycle.stop(rekognition, resources, None if args.all else version)
+            print(
+                f"stopping {len(stopped)} version(s): {', '.join(stopped) or 'none running'}",
+                file=out,
+            )
+    elif args.command == "faces":
+        dynamodb = session.client("dynamodb")
+        if args.faces_command == "enroll":
+            report = faces.enroll(rekognition, dynamodb, resources, args.folder)
+            for person, photo, face_id in report.indexed:
+                print(f"indexed {photo} -> {person} ({face_id})", file=out)
+            for photo, reason in report.problems:
+                print(f"problem {photo}: {reason}", file=sys.stderr)
+        elif args.faces_command == "list":
+            for person, ids in faces.list_people(dynamodb, resources).items():
+                print(f"{person}: {len(ids)} face(s)", file=out)
+        else:
+            removed = faces.remove_person(rekognition, dynamodb, resources, args.person)
+            print(f"removed {len(removed)} face(s) of {args.person}", file=out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return run(args, session or boto3.Session(region_name=args.region))
+    except (ToolError, manifest.ManifestError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except NoCredentialsError:
+        print(
+            "error: no AWS credentials found; run 'aws sso login' or set AWS_PROFILE",
+            file=sys.stderr,
+        )
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        print(
+            f"error: AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}",
+            file=sys.stderr,
+        )
+    except BotoCoreError as exc:
+        print(f"error: AWS call failed: {exc}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,314 @@
+"""Stage resources, uploads, training, evaluation, promotion, start and stop.
+
+Every function takes boto3 clients, so tests drive them with botocore's
+Stubber (Rekognition) and moto (S3, DynamoDB, CloudFormation).
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+from cost_guard.usage_store import ACTIVE_POINTER_KEY
+
+OUTPUT_PREFIX = (
+    "rekognition-output/"  # the prefix the training bucket policy lets Rekognition write
+)
+TERMINAL_TRAINING = frozenset({"TRAINING_COMPLETED", "TRAINING_FAILED"})
+
+
+class ToolError(RuntimeError):
+    """A failure with what went wrong and what to do; the CLI prints it and exits 1."""
+
+
+@dataclass(frozen=True)
+class StageResources:
+    """A deployed stage's resources, from its ``<Stage>-Data`` stack outputs."""
+
+    stage: str
+    training_bucket: str
+    project_arn: str
+    collection_id: str
+    model_usage_table: str
+    faces_table: str
+
+    @property
+    def project_name(self) -> str:
+        return self.project_arn.split(":project/")[1].split("/")[0]
+
+
+def stage_resources(cloudformation: Any, stage: str) -> StageResources:
+    """Read ``<Stage>-Data``'s outputs.
+
+    :raises ToolError: when the stack does not exist (stage not deployed) or lacks an output.
+    """
+    stack = f"{stage[:1].upper()}{stage[1:]}-Data"
+    try:
+        [description] = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as exc:
+        if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
+            raise ToolError(
+                f"stage {stage!r} is not deployed here (no stack {stack} in this account and "
+                f"region); deploy it with 'make deploy STAGE={stage}' or set AWS_REGION"
+            ) from None
+        raise
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+    try:
+        return StageResources(
+            stage=stage,
+            training_bucket=outputs["TrainingBucketName"],
+            project_arn=outputs["ProjectArn"],
+            collection_id=outputs["CollectionId"],
+            model_usage_table=outputs["ModelUsageTableName"],
+            faces_table=outputs["FacesTableName"],
+        )
+    except KeyError as missing:
+        raise ToolError(f"stack {stack} has no output {missing}; redeploy the stage") from None
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def upload_folder(
+    s3: Any,
+    root: Path,
+    bucket: str,
+    prefix: str,
+    progress: Callable[[Iterable[Path]], Iterable[Path]] = lambda items: items,
+) -> tuple[int, int]:
+    """Upload every file under ``root`` to ``s3://bucket/prefix/<relative path>``.
+
+    Objects already there with the same size and MD5 (ETag of a single-part
+    upload) are skipped. :returns: (uploaded, skipped).
+    """
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    uploaded = skipped = 0
+    for path in progress(files):
+        key = f"{prefix.strip('/')}/{path.relative_to(root).as_posix()}".lstrip("/")
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key)
+            if head["ContentLength"] == path.stat().st_size and head["ETag"].strip('"') == _md5(
+                path
+            ):
+                skipped += 1
+                continue
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchKey", "NotFound"}:
+                raise
+        s3.upload_file(str(path), bucket, key)
+        uploaded += 1
+    return uploaded, skipped
+
+
+def _wait_dataset(rekognition: Any, arn: str, sleep: Callable[[float], None], poll: float) -> None:
+    while True:
+        status = rekognition.describe_dataset(DatasetArn=arn)["DatasetDescription"]["Status"]
+        if status in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}:
+            return
+        if status.endswith("FAILED"):
+            raise ToolError(f"dataset {arn} failed to build ({status}); check the manifest lines")
+        sleep(poll)
+
+
+def train(
+    rekognition: Any,
+    resources: StageResources,
+    *,
+    train_manifest_key: str,
+    test_manifest_key: str,
+    version_name: str,
+    sleep: Callable[[float], None] = time.sleep,
+    poll_seconds: float = 10,
+) -> str:
+    """Replace the project's train and test datasets with the manifests, then train a version.
+
+    :returns: the new project version ARN (training then takes 30 minutes to 24 hours).
+    """
+    projects = rekognition.describe_projects(ProjectNames=[resources.project_name])
+    existing = (
+        projects["ProjectDescriptions"][0].get("Datasets", [])
+        if projects["ProjectDescriptions"]
+        else []
+    )
+    for dataset in existing:
+        rekognition.delete_dataset(DatasetArn=dataset["DatasetArn"])
+    for dataset_type, key in (("TRAIN", train_manifest_key), ("TEST", test_manifest_key)):
+        arn = rekognition.create_dataset(
+            ProjectArn=resources.project_arn,
+            DatasetType=dataset_type,
+            DatasetSource={
+                "GroundTruthManifest": {
+                    "S3Object": {"Bucket": resources.training_bucket, "Name": key}
+                }
+            },
+        )["DatasetArn"]
+        _wait_dataset(rekognition, arn, sleep, poll_seconds)
+    version: str = rekognition.create_project_version(
+        ProjectArn=resources.project_arn,
+        VersionName=version_name,
+        OutputConfig={"S3Bucket": resources.training_bucket, "S3KeyPrefix": OUTPUT_PREFIX},
+    )["ProjectVersionArn"]
+    return version
+
+
+def versions(rekognition: Any, resources: StageResources) -> list[dict[str, Any]]:
+    """Every version of the project (all pages), newest first as Rekognition lists them."""
+    paginator = rekognition.get_paginator("describe_project_versions")
+    return [
+        v
+        for page in paginator.paginate(ProjectArn=resources.project_arn)
+        for v in page.get("ProjectVersionDescriptions", [])
+    ]
+
+
+def find_version(rekognition: Any, resources: StageResources, version: str) -> dict[str, Any]:
+    """A version by name or ARN. :raises ToolError: if the project has no such version."""
+    for description in versions(rekognition, resources):
+        arn = description["ProjectVersionArn"]
+        if version in (arn, arn.split("/version/")[1].split("/")[0]):
+            return description
+    raise ToolError(f"project {resources.project_name} has no version {version!r}; see 'status'")
+
+
+@dataclass(frozen=True)
+class LabelScore:
+    label: str
+    precision: float
+    recall: float
+    f1: float
+    threshold: float
+    test_images: int
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    version_arn: str
+    f1: float
+    labels: list[LabelScore]
+
+
+def evaluate(rekognition: Any, s3: Any, resources: StageResources, version: str) -> Evaluation:
+    """Per-label precision, recall, F1 and assumed threshold from the evaluation summary in S3.
+
+    Summary format: https://docs.aws.amazon.com/rekognition/latest/customlabels-dg/im-summary-file-api.html
+    """
+    description = find_version(rekognition, resources, version)
+    result = description.get("EvaluationResult")
+    if not result:
+        raise ToolError(
+            f"version {version} has no evaluation yet (status {description['Status']}); "
+            "wait for TRAINING_COMPLETED"
+        )
+    location = result["Summary"]["S3Object"]
+    summary = json.loads(
+        s3.get_object(Bucket=location["Bucket"], Key=location["Name"])["Body"].read()
+    )
+    labels = [
+        LabelScore(
+            label=item["Label"],
+            precision=float(item["Metrics"]["Precision"]),
+            recall=float(item["Metrics"]["Recall"]),
+            f1=float(item["Metrics"]["F1Score"]),
+            threshold=float(item["Metrics"]["Threshold"]),
+            test_images=int(item.get("NumberOfTestingImages", 0)),
+        )
+        for item in summary.get("LabelEvaluationResults", [])
+    ]
+    overall = summary.get("AggregatedEvaluationResults", {}).get("F1Score", result.get("F1Score"))
+    return Evaluation(
+        description["ProjectVersionArn"], float(overall), sorted(labels, key=lambda x: x.label)
+    )
+
+
+def promote(
+    rekognition: Any,
+    dynamodb: Any,
+    s3: Any,
+    resources: StageResources,
+    version: str,
+    *,
+    min_f1: float,
+    force: bool,
+) -> str:
+    """Make ``version`` the stage's active model (the model pointer item).
+
+    Refuses a version that is not TRAINING_COMPLETED-or-later, or whose F1 is
+    under ``min_f1``, unless ``force``. :returns: the promoted ARN.
+    """
+    description = find_version(rekognition, resources, version)
+    arn = str(description["ProjectVersionArn"])
+    usable = description["Status"] in {
+        "TRAINING_COMPLETED",
+        "RUNNING",
+        "STARTING",
+        "STOPPED",
+        "STOPPING",
+    }
+    f1 = evaluate(rekognition, s3, resources, version).f1 if usable else None
+    if not force:
+        if not usable:
+            raise ToolError(
+                f"version {version} is {description['Status']}, not trained; "
+                "use --force to override"
+            )
+        if f1 is not None and f1 < min_f1:
+            raise ToolError(
+                f"version {version} has F1 {f1:.3f} < --min-f1 {min_f1}; use --force to override"
+            )
+    item: dict[str, Any] = {
+        "project_version_arn": {"S": ACTIVE_POINTER_KEY},
+        "active_project_version_arn": {"S": arn},
+        "promoted_at": {"S": datetime.now(UTC).isoformat(timespec="seconds")},
+        "promoted_by": {"S": getpass.getuser()},
+        "forced": {"BOOL": force},
+    }
+    if f1 is not None:
+        item["f1"] = {"N": f"{f1:.4f}"}
+    dynamodb.put_item(TableName=resources.model_usage_table, Item=item)
+    return arn
+
+
+def active_version(dynamodb: Any, resources: StageResources) -> str | None:
+    item = dynamodb.get_item(
+        TableName=resources.model_usage_table,
+        Key={"project_version_arn": {"S": ACTIVE_POINTER_KEY}},
+    ).get("Item", {})
+    value: str | None = item.get("active_project_version_arn", {}).get("S")
+    return value
+
+
+def start(rekognition: Any, resources: StageResources, version: str, units: int) -> str:
+    arn = find_version(rekognition, resources, version)["ProjectVersionArn"]
+    return str(
+        rekognition.start_project_version(ProjectVersionArn=arn, MinInferenceUnits=units)["Status"]
+    )
+
+
+def stop(rekognition: Any, resources: StageResources, version: str | None) -> list[str]:
+    """Stop one version, or (``version=None``) every RUNNING or STARTING version.
+
+    :returns: the ARNs stopped.
+    """
+    targets = (
+        [find_version(rekognition, resources, version)]
+        if version
+        else [v for v in versions(rekognition, resources) if v["Status"] in {"RUNNING", "STARTING"}]
+    )
+    stopped = []
+    for description in targets:
+        rekognition.stop_project_version(ProjectVersionArn=description["ProjectVersionArn"])
+        stopped.append(description["ProjectVersionArn"])
+    return stopped
