@@ -101,8 +101,9 @@ def _resources(args: argparse.Namespace, session: Any) -> StageResources:
     return lifecycle.stage_resources(session.client("cloudformation"), args.stage)
 
 
-def run(args: argparse.Namespace, session: Any, out: Any = sys.stdout) -> int:
+def run(args: argparse.Namespace, session: Any, out: Any = None) -> int:
     """Execute one parsed command; returns the exit code."""
+    out = out or sys.stdout
     if args.command == "manifest":
         paths, read = manifest.scan_local(args.folder)
         result = manifest.collect(paths, read)
