@@ -411,3 +411,39 @@ def test_missing_credentials_are_explained(
 
     assert code == 1
     assert "no AWS credentials found" in capsys.readouterr().err
+
+
+def test_manifest_from_an_s3_folder(aws: Aws, tmp_path: Path) -> None:
+    png = image_bytes(100, 100, "PNG")
+    for key in ("raw/with_qr/1.png", "raw/without_qr/1.png", "raw/loose.png"):
+        aws.s3.put_object(Bucket="training", Key=key, Body=png)
+    out = tmp_path / "qr.manifest"
+
+    code = cli.main(
+        ["manifest", "s3://training/raw", "--s3-prefix", "s3://training/raw", "--out", str(out)],
+        session=aws.session(),
+    )
+
+    assert code == 0
+    refs = [json.loads(line)["source-ref"] for line in out.read_text().splitlines()]
+    assert refs == ["s3://training/raw/with_qr/1.png", "s3://training/raw/without_qr/1.png"]
+
+
+def test_wait_reports_each_status_change_until_done(aws: Aws) -> None:
+    for status in ("TRAINING_IN_PROGRESS", "TRAINING_IN_PROGRESS", "TRAINING_COMPLETED"):
+        aws.describe(trained("v1", status))
+    lines: list[str] = []
+    sleeps: list[float] = []
+
+    final = lifecycle.wait_for(
+        aws.rekognition,
+        RESOURCES,
+        "v1",
+        lifecycle.TERMINAL_TRAINING,
+        lines.append,
+        sleep=sleeps.append,
+    )
+
+    assert final == "TRAINING_COMPLETED"
+    assert [line.split()[-1] for line in lines] == ["TRAINING_IN_PROGRESS", "TRAINING_COMPLETED"]
+    assert sleeps == [60, 60]

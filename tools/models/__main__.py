@@ -33,7 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     m = commands.add_parser("manifest", help="build Ground Truth manifests from a folder of images")
-    m.add_argument("folder", type=Path, help="local folder: <label>/<image> or 001.LABEL/<image>")
+    m.add_argument(
+        "folder", help="local folder or s3://BUCKET/PREFIX: <label>/<image> or 001.LABEL/<image>"
+    )
     m.add_argument(
         "--s3-prefix", required=True, help="s3://BUCKET/PREFIX where the folder is uploaded"
     )
@@ -105,7 +107,11 @@ def run(args: argparse.Namespace, session: Any, out: Any = None) -> int:
     """Execute one parsed command; returns the exit code."""
     out = out or sys.stdout
     if args.command == "manifest":
-        paths, read = manifest.scan_local(args.folder)
+        paths, read = (
+            manifest.scan_s3(session.client("s3"), args.folder)
+            if args.folder.startswith("s3://")
+            else manifest.scan_local(Path(args.folder))
+        )
         result = manifest.collect(paths, read)
         for left_out in result.skipped:
             print(f"skipped {left_out.path}: {left_out.reason}", file=sys.stderr)
@@ -146,8 +152,12 @@ def run(args: argparse.Namespace, session: Any, out: Any = None) -> int:
         print(f"training {arn}", file=out)
         if args.wait:
             try:
-                rekognition.get_waiter("project_version_training_completed").wait(
-                    ProjectArn=resources.project_arn, VersionNames=[args.version_name]
+                lifecycle.wait_for(
+                    rekognition,
+                    resources,
+                    args.version_name,
+                    lifecycle.TERMINAL_TRAINING,
+                    lambda line: print(line, file=out),
                 )
             except KeyboardInterrupt:
                 print("stopped waiting; training goes on (see 'status')", file=out)
@@ -194,9 +204,12 @@ def run(args: argparse.Namespace, session: Any, out: Any = None) -> int:
             status = lifecycle.start(rekognition, resources, version, args.units)
             print(f"{version}: {status} (takes minutes; 'status' shows progress)", file=out)
             if args.wait:
-                rekognition.get_waiter("project_version_running").wait(
-                    ProjectArn=resources.project_arn,
-                    VersionNames=[version.split("/version/")[-1].split("/")[0]],
+                lifecycle.wait_for(
+                    rekognition,
+                    resources,
+                    version,
+                    frozenset({"RUNNING", "FAILED"}),
+                    lambda line: print(line, file=out),
                 )
         else:
             if version is None and not args.all:

@@ -290,6 +290,32 @@ def active_version(dynamodb: Any, resources: StageResources) -> str | None:
     return value
 
 
+def wait_for(
+    rekognition: Any,
+    resources: StageResources,
+    version: str,
+    done: frozenset[str],
+    report: Callable[[str], None],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    poll_seconds: float = 60,
+) -> str:
+    """Poll a version until its status is in ``done``, reporting each change with elapsed time.
+
+    Ctrl-C stops the waiting, not the training or start. :returns: the final status.
+    """
+    started = time.monotonic()
+    last = None
+    while True:
+        status = str(find_version(rekognition, resources, version)["Status"])
+        if status != last:
+            report(f"{time.monotonic() - started:7.0f} s  {version}: {status}")
+            last = status
+        if status in done:
+            return status
+        sleep(poll_seconds)
+
+
 def start(rekognition: Any, resources: StageResources, version: str, units: int) -> str:
     arn = find_version(rekognition, resources, version)["ProjectVersionArn"]
     return str(

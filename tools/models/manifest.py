@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from imaging import MB, ImageError, ImageLimits, check_image
 
@@ -118,6 +119,26 @@ def scan_local(root: Path) -> tuple[list[str], Callable[[str], bytes]]:
         raise ManifestError(f"{root} is not a folder")
     paths = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
     return paths, lambda relative: (root / relative).read_bytes()
+
+
+def scan_s3(s3: Any, url: str) -> tuple[list[str], Callable[[str], bytes]]:
+    """Every object under ``s3://bucket/prefix`` (paths relative to the prefix) and a reader."""
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    prefix = prefix.rstrip("/") + "/" if prefix else ""
+    paths = [
+        item["Key"][len(prefix) :]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents", [])
+        if not item["Key"].endswith("/")
+    ]
+    if not paths:
+        raise ManifestError(f"{url} holds no objects")
+
+    def read(relative: str) -> bytes:
+        body: bytes = s3.get_object(Bucket=bucket, Key=prefix + relative)["Body"].read()
+        return body
+
+    return paths, read
 
 
 def manifest_lines(
