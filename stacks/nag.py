@@ -20,6 +20,10 @@ from aws_cdk import Acknowledgment, App, CfnResource, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import IConstruct
 
+from stacks.iot_ingestion import ARCHIVE_PREFIX as IOT_ARCHIVE_PREFIX
+from stacks.iot_ingestion import ERROR_PREFIX as IOT_ERROR_PREFIX
+from stacks.iot_ingestion import KINDS as IOT_KINDS
+
 
 @dataclass(frozen=True)
 class NagAcknowledgement:
@@ -119,6 +123,42 @@ ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
         ),
     ),
 )
+
+
+def _archive_prefix_row(role: str, prefix: str, why: str) -> NagAcknowledgement:
+    return NagAcknowledgement(
+        path=f"*-Service/IotIngestion/{role}/DefaultPolicy/Resource",
+        rule_id=(
+            'AwsSolutions-IAM5[Resource::{"Fn::GetStackOutput":{"StackName":"{Stage}-Data",'
+            '"Region":{"Ref":"AWS::Region"},"OutputName":'
+            f'"PublishOutputFnGetAttStorageArchiveEF4C9845Arn65B86D2D"}}}}/{prefix}/*]'
+        ),
+        reason=(
+            f"{why}; AWS S3 object ARNs in a policy can name such keys only by prefix "
+            "(https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-arn-format.html), "
+            f"and the grant is limited to {prefix}/ of the archive bucket"
+        ),
+    )
+
+
+ACKNOWLEDGEMENTS += tuple(
+    row
+    for kind in IOT_KINDS
+    for row in (
+        _archive_prefix_row(
+            f"{kind.capitalize()}FirehoseRole",
+            f"{IOT_ARCHIVE_PREFIX}/{kind}",
+            "Kinesis Data Firehose names each archive object by delivery time and a random suffix",
+        ),
+        _archive_prefix_row(
+            f"{kind.capitalize()}RuleRole",
+            f"{IOT_ERROR_PREFIX}/{kind}",
+            "The topic rule's error action names each failed message's object by topic, "
+            "timestamp and a new UUID",
+        ),
+    )
+)
+
 """Acknowledged findings, each with the AWS constraint that forces it.
 
 ``{stage}`` in a rule id stands for the stage of the stack the path is in

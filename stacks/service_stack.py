@@ -1,7 +1,7 @@
 """``<Stage>-Service``: the stateless stack.
 
-Holds what can be destroyed and redeployed at any time: the cost guard and
-the inference API; IoT rules and analytics join it. Receives the
+Holds what can be destroyed and redeployed at any time: the inference API,
+the cost guard, IoT ingestion and analytics. Receives the
 stateful resources as a typed :class:`stacks.data_stack.DataStack`.
 """
 
@@ -12,10 +12,12 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from stacks.analytics import Analytics
 from stacks.config import StageConfig
 from stacks.cost_guard import CostGuard
 from stacks.data_stack import DataStack
 from stacks.inference_api import InferenceApi
+from stacks.iot_ingestion import IotIngestion
 
 
 class ServiceStack(Stack):
@@ -23,6 +25,9 @@ class ServiceStack(Stack):
 
     :ivar cost_guard: the scheduled model stopper (:class:`stacks.cost_guard.CostGuard`).
     :ivar inference_api: the phone API (:class:`stacks.inference_api.InferenceApi`).
+    :ivar iot: topic rules, Firehose streams, device policy
+        (:class:`stacks.iot_ingestion.IotIngestion`).
+    :ivar analytics: Glue/Athena and dashboard (:class:`stacks.analytics.Analytics`).
     """
 
     def __init__(
@@ -56,6 +61,40 @@ class ServiceStack(Stack):
             faces=data.tables.faces,
             uploads=data.storage.uploads,
             user_pool=data.identity.user_pool,
+        )
+        self.iot = IotIngestion(
+            self,
+            "IotIngestion",
+            stage=config.name,
+            device_events=data.tables.device_events,
+            archive=data.storage.archive,
+            log_retention_days=config.log_retention_days,
+        )
+        self.analytics = Analytics(
+            self,
+            "Analytics",
+            stage=config.name,
+            archive=data.storage.archive,
+            api_name=f"imgrec-{config.name}",
+            rule_names=[str(rule.rule_name) for rule in self.iot.rules.values()],
+        )
+        CfnOutput(
+            self,
+            "DevicePolicyName",
+            value=str(self.iot.device_policy.policy_name),
+            description="IoT policy to attach to device certificates",
+        )
+        CfnOutput(
+            self,
+            "ThingGroupName",
+            value=str(self.iot.thing_group.thing_group_name),
+            description="IoT thing group of the stage's devices",
+        )
+        CfnOutput(
+            self,
+            "AthenaWorkGroup",
+            value=self.analytics.workgroup.name,
+            description="Athena workgroup for device analytics (and QuickSight)",
         )
         CfnOutput(
             self,
