@@ -70,12 +70,16 @@ def register(iot: Any, cloudformation: Any, stage: str, name: str, out: Path) ->
     directory = out / name
     if directory.exists():
         raise ToolError(f"{directory} already exists; remove it or choose another name")
+    # CreateThing succeeds for an existing thing of the same configuration, so ask first:
+    # registering twice would give one thing two live certificates.
     try:
-        iot.create_thing(thingName=name)
+        iot.describe_thing(thingName=name)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ResourceAlreadyExistsException":
-            raise ToolError(f"thing {name!r} already exists in this account and region") from None
-        raise
+        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+    else:
+        raise ToolError(f"thing {name!r} already exists in this account and region")
+    iot.create_thing(thingName=name)
     iot.add_thing_to_thing_group(thingGroupName=outputs["ThingGroupName"], thingName=name)
     keys = iot.create_keys_and_certificate(setAsActive=True)
     iot.attach_policy(policyName=outputs["DevicePolicyName"], target=keys["certificateArn"])
