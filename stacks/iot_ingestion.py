@@ -6,10 +6,11 @@ client id)::
     devices/{thing}/events      inference results and app logs
     devices/{thing}/telemetry   sensor readings
 
-Each kind has one topic rule (AWS IoT SQL 2016-03-23) that adds
-``device_id`` from the topic, ``timestamp`` (epoch ms) from the rule's
-``timestamp()`` and ``expires_at`` (epoch s, for the table's TTL) to the
-message, overriding any such keys the payload brought, and sends it
+Each kind has one topic rule (AWS IoT SQL 2016-03-23) that keeps the
+documented payload fields (:data:`PAYLOAD_FIELDS`) and adds ``device_id``
+from the topic, ``timestamp`` (epoch ms) from the rule's ``timestamp()``,
+``kind`` and ``expires_at`` (epoch s, for the table's TTL), none of which a
+payload can set, and sends it
 
 * to the device events table (DynamoDBv2 action: one item per message), and
 * to a Kinesis Data Firehose stream that buffers messages into the archive
@@ -46,12 +47,26 @@ ARCHIVE_PREFIX = "iot"
 ERROR_PREFIX = "iot-errors"
 
 
+PAYLOAD_FIELDS: dict[str, tuple[str, ...]] = {
+    "events": ("type", "level", "message", "model", "labels", "photo"),
+    "telemetry": ("metrics",),
+}
+"""The documented payload fields per kind; anything else a device sends is not stored."""
+
+
 def rule_sql(kind: str) -> str:
-    """The rule's SQL: the payload, then the fields we never take from it."""
+    """The rule's SQL: the documented payload fields, then the fields we never take from it.
+
+    Fields are listed rather than ``*``, so a payload cannot bring its own
+    ``device_id``, ``timestamp``, ``kind`` or ``expires_at``.
+    """
     # AWS IoT SQL built from this module's constants, not from input:
-    select = "SELECT *, topic(2) AS device_id, timestamp() AS timestamp, "
-    extra = f"'{kind}' AS kind, floor(timestamp() / 1000) + {EVENT_TTL_SECONDS} AS expires_at "
-    return select + extra + f"FROM 'devices/+/{kind}'"
+    fields = ", ".join(PAYLOAD_FIELDS[kind])
+    trusted = (
+        f"topic(2) AS device_id, timestamp() AS timestamp, '{kind}' AS kind, "
+        f"floor(timestamp() / 1000) + {EVENT_TTL_SECONDS} AS expires_at"
+    )
+    return "SELECT " + fields + ", " + trusted + f" FROM 'devices/+/{kind}'"  # noqa: S608
 
 
 class IotIngestion(Construct):
