@@ -66,6 +66,19 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return Synth(assembly=app.synth(), outdir=outdir)
 
 
+@pytest.fixture(scope="module", params=STAGES)
+def stage(request: pytest.FixtureRequest) -> str:
+    """Each stage of cdk.json in turn (module scope: one synth serves them all)."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture(scope="module")
+def service_template(synth: Synth, stage: str) -> dict[str, Any]:
+    """The stage's <Stage>-Service template."""
+    return synth.template_json(f"{stage.capitalize()}-Service")
+
+
 def data_stack_name(stage: str) -> str:
     return f"{stage.capitalize()}-Data"
 

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from stacks.storage import REKOGNITION_OUTPUT_PREFIX
-from tests.conftest import STAGES, Synth, data_stack_name, logical_id, resources_of_type
+from tests.conftest import Synth, data_stack_name, logical_id, resources_of_type
 
 BUCKETS = ("StorageAccessLogs", "StorageTraining", "StorageUploads", "StorageArchive")
 DATA_TYPES = (
@@ -19,12 +19,6 @@ DATA_TYPES = (
     "AWS::Rekognition::Collection",
     "AWS::Cognito::UserPool",
 )
-
-
-@pytest.fixture(scope="module", params=STAGES)
-def stage(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    return name
 
 
 @pytest.fixture(scope="module")

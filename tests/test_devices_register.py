@@ -100,4 +100,4 @@ def test_register_says_when_the_stage_is_not_deployed(
         == 1
     )
 
-    assert "stage 'prod' is not deployed here (no stack Prod-Service)" in capsys.readouterr().err
+    assert "stage 'prod' is not deployed here (no stack Prod-Service in" in capsys.readouterr().err

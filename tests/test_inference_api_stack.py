@@ -7,18 +7,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import STAGES, Synth, resources_of_type
-
-
-@pytest.fixture(scope="module", params=STAGES)
-def stage(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    return name
+from tests.conftest import resources_of_type
 
 
 @pytest.fixture(scope="module")
-def template(synth: Synth, stage: str) -> dict[str, Any]:
-    return synth.template_json(f"{stage.capitalize()}-Service")
+def template(service_template: dict[str, Any]) -> dict[str, Any]:
+    return service_template
 
 
 def api_methods(template: dict[str, Any]) -> dict[str, dict[str, Any]]:

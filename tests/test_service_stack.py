@@ -12,21 +12,15 @@ from aws_cdk.assertions import Match, Template
 from stacks.config import parse_stage
 from stacks.data_stack import DataStack
 from stacks.service_stack import ServiceStack
-from tests.conftest import STAGES, Synth, cdk_json_context, resources_of_type
+from tests.conftest import Synth, cdk_json_context, resources_of_type
 
 CAPS = {"dev": 10, "prod": 12}
 PERIOD_SECONDS = {"dev": 300, "prod": 300}
 
 
-@pytest.fixture(scope="module", params=STAGES)
-def stage(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    return name
-
-
 @pytest.fixture(scope="module")
-def template(synth: Synth, stage: str) -> dict[str, Any]:
-    return synth.template_json(f"{stage.capitalize()}-Service")
+def template(service_template: dict[str, Any]) -> dict[str, Any]:
+    return service_template
 
 
 def only(template: dict[str, Any], cfn_type: str, prefix: str = "CostGuard") -> dict[str, Any]:

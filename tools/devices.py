@@ -28,7 +28,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from tools.models.lifecycle import ToolError
+from tools.models.lifecycle import ToolError, stack_outputs
 
 THING_NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
 """Thing names: https://docs.aws.amazon.com/iot/latest/apireference/API_CreateThing.html"""
@@ -43,20 +43,6 @@ class Registration:
     directory: Path
 
 
-def service_outputs(cloudformation: Any, stage: str) -> dict[str, str]:
-    stack = f"{stage[:1].upper()}{stage[1:]}-Service"
-    try:
-        [description] = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-    except ClientError as exc:
-        if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
-            raise ToolError(
-                f"stage {stage!r} is not deployed here (no stack {stack}); "
-                f"deploy it with 'make deploy STAGE={stage}'"
-            ) from None
-        raise
-    return {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
-
-
 def register(iot: Any, cloudformation: Any, stage: str, name: str, out: Path) -> Registration:
     """Create and wire up a thing; save its credentials under ``out/name``.
 
@@ -66,7 +52,7 @@ def register(iot: Any, cloudformation: Any, stage: str, name: str, out: Path) ->
         raise ToolError(
             f"thing name {name!r} is not allowed: use 1-128 of letters, digits, ':', '_' or '-'"
         )
-    outputs = service_outputs(cloudformation, stage)
+    outputs = stack_outputs(cloudformation, stage, "Service")
     directory = out / name
     if directory.exists():
         raise ToolError(f"{directory} already exists; remove it or choose another name")

@@ -45,12 +45,12 @@ class StageResources:
         return self.project_arn.split(":project/")[1].split("/")[0]
 
 
-def stage_resources(cloudformation: Any, stage: str) -> StageResources:
-    """Read ``<Stage>-Data``'s outputs.
+def stack_outputs(cloudformation: Any, stage: str, kind: str) -> dict[str, str]:
+    """The outputs of the stage's ``<Stage>-<kind>`` stack (``Data`` or ``Service``).
 
-    :raises ToolError: when the stack does not exist (stage not deployed) or lacks an output.
+    :raises ToolError: when the stack does not exist (stage not deployed).
     """
-    stack = f"{stage[:1].upper()}{stage[1:]}-Data"
+    stack = f"{stage[:1].upper()}{stage[1:]}-{kind}"
     try:
         [description] = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     except ClientError as exc:
@@ -60,7 +60,16 @@ def stage_resources(cloudformation: Any, stage: str) -> StageResources:
                 f"region); deploy it with 'make deploy STAGE={stage}' or set AWS_REGION"
             ) from None
         raise
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+    return {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+
+
+def stage_resources(cloudformation: Any, stage: str) -> StageResources:
+    """Read ``<Stage>-Data``'s outputs.
+
+    :raises ToolError: when the stage is not deployed or its stack lacks an output.
+    """
+    stack = f"{stage[:1].upper()}{stage[1:]}-Data"
+    outputs = stack_outputs(cloudformation, stage, "Data")
     try:
         return StageResources(
             stage=stage,
