@@ -438,3 +438,35 @@ def test_unexpected_failure_is_a_json_500_without_trace(
     assert status == 500
     assert body["error"]["code"] == "internal_error"
     assert "secret" not in json.dumps(body)
+
+
+@pytest.fixture
+def cors_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The handler module as a stage with a web origin configures it, restored afterwards."""
+    import importlib
+
+    monkeypatch.setenv("ALLOWED_ORIGINS", "https://app.example.com")
+    yield importlib.reload(handler)
+    monkeypatch.delenv("ALLOWED_ORIGINS")
+    importlib.reload(handler)
+
+
+def test_cors_headers_only_for_the_configured_origin(api: Api, cors_handler: Any) -> None:
+    cors_handler.settings = lambda: SETTINGS
+    cors_handler.clients = lambda: api.clients
+    api.promote()
+    api.stubber.add_response("describe_project_versions", {"ProjectVersionDescriptions": []})
+    api.stubber.add_response("describe_project_versions", {"ProjectVersionDescriptions": []})
+
+    def get(origin: str) -> dict[str, Any]:
+        event = rest_event("GET", "/v1/models", content_type=None)
+        event["headers"]["Origin"] = origin
+        event["multiValueHeaders"]["Origin"] = [origin]
+        response = cors_handler.lambda_handler(event, LambdaContext())
+        assert response["statusCode"] == 200
+        return {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
+
+    assert (
+        get("https://app.example.com")["Access-Control-Allow-Origin"] == "https://app.example.com"
+    )
+    assert "Access-Control-Allow-Origin" not in get("https://evil.example.net")
