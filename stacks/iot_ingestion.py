@@ -106,17 +106,20 @@ class IotIngestion(Construct):
             ),
         )
 
+    def _service_role(self, construct_id: str, service: str) -> iam.Role:
+        """A role only ``service`` may assume, and only on behalf of this account."""
+        return iam.Role(
+            self,
+            construct_id,
+            assumed_by=iam.ServicePrincipal(
+                service, conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+            ),
+        )
+
     def _stream(
         self, kind: str, archive: s3.IBucket, log_group: logs.ILogGroup
     ) -> firehose.CfnDeliveryStream:
-        role = iam.Role(
-            self,
-            f"{kind.capitalize()}FirehoseRole",
-            assumed_by=iam.ServicePrincipal(
-                "firehose.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-            ),
-        )
+        role = self._service_role(f"{kind.capitalize()}FirehoseRole", "firehose.amazonaws.com")
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:PutObject", "s3:AbortMultipartUpload"],
@@ -165,14 +168,7 @@ class IotIngestion(Construct):
     def _rule(
         self, kind: str, device_events: dynamodb.ITable, archive: s3.IBucket
     ) -> iot.CfnTopicRule:
-        role = iam.Role(
-            self,
-            f"{kind.capitalize()}RuleRole",
-            assumed_by=iam.ServicePrincipal(
-                "iot.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-            ),
-        )
+        role = self._service_role(f"{kind.capitalize()}RuleRole", "iot.amazonaws.com")
         stream = self.streams[kind]
         role.add_to_policy(
             iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[device_events.table_arn])
