@@ -174,50 +174,58 @@ class CostGuard(Construct):
                 period=period,
             )
 
+        def alarm(
+            construct_id: str,
+            description: str,
+            metric: cloudwatch.IMetric,
+            threshold: float = 1,
+            *,
+            above: bool = False,
+            evaluation_periods: int = 1,
+        ) -> cloudwatch.Alarm:
+            """An alarm that stays quiet when the metric has no data (nothing ran)."""
+            return cloudwatch.Alarm(
+                self,
+                construct_id,
+                alarm_description=description,
+                metric=metric,
+                threshold=threshold,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+                if above
+                else cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=evaluation_periods,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+
+        dead_letters = self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+            period=period
+        )
         alarms = {
-            "GuardErrors": cloudwatch.Alarm(
-                self,
+            "GuardErrors": alarm(
                 "FunctionErrors",
-                alarm_description="The cost guard failed: idle models may be running",
-                metric=self.function.metric_errors(period=period),
-                threshold=1,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                "The cost guard failed: idle models may be running",
+                self.function.metric_errors(period=period),
             ),
-            "ModelErrors": cloudwatch.Alarm(
-                self,
+            "ModelErrors": alarm(
                 "ModelErrors",
-                alarm_description="The cost guard could not stop or start a model version",
-                metric=guard_metric("ModelErrors", "Sum"),
-                threshold=1,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                "The cost guard could not stop or start a model version",
+                guard_metric("ModelErrors", "Sum"),
             ),
-            "DeadLetters": cloudwatch.Alarm(
-                self,
+            "DeadLetters": alarm(
                 "DeadLetterMessages",
-                alarm_description="Cost guard runs failed after retries (see dead-letter queue)",
-                metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                    period=period
-                ),
-                threshold=1,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                "Cost guard runs failed after retries (see dead-letter queue)",
+                dead_letters,
             ),
-            "OverCap": cloudwatch.Alarm(
-                self,
+            "OverCap": alarm(
                 "RunningOverDailyCap",
-                alarm_description=(
-                    f"A model ran more than the daily cap of {config.daily_unit_hour_cap:g} "
-                    "unit-hours today and is still running"
-                ),
-                metric=guard_metric("MaxUnitHoursToday", "Maximum"),
-                threshold=config.daily_unit_hour_cap,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                f"A model ran more than the daily cap of {config.daily_unit_hour_cap:g} "
+                "unit-hours today and is still running",
+                guard_metric("MaxUnitHoursToday", "Maximum"),
+                config.daily_unit_hour_cap,
+                above=True,
                 evaluation_periods=2,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
         }
-        for alarm in alarms.values():
-            alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        for created in alarms.values():
+            created.add_alarm_action(cw_actions.SnsAction(self.topic))
         return alarms

@@ -78,33 +78,27 @@ class ServiceStack(Stack):
             api_name=f"imgrec-{config.name}",
             rule_names=[str(rule.rule_name) for rule in self.iot.rules.values()],
         )
-        CfnOutput(
-            self,
-            "DevicePolicyName",
-            value=str(self.iot.device_policy.policy_name),
-            description="IoT policy to attach to device certificates",
-        )
-        CfnOutput(
-            self,
-            "ThingGroupName",
-            value=str(self.iot.thing_group.thing_group_name),
-            description="IoT thing group of the stage's devices",
-        )
-        CfnOutput(
-            self,
-            "AthenaWorkGroup",
-            value=self.analytics.workgroup.name,
-            description="Athena workgroup for device analytics (and QuickSight)",
-        )
-        CfnOutput(
-            self,
-            "ApiUrl",
-            value=self.inference_api.api.url_for_path("/v1"),
-            description="Base URL of the phone API (routes under /v1)",
-        )
-        CfnOutput(
-            self,
-            "CostGuardTopicArn",
-            value=self.cost_guard.topic.topic_arn,
-            description="SNS topic with cost guard actions and alarms",
-        )
+        outputs = {
+            "DevicePolicyName": (
+                str(self.iot.device_policy.policy_name),
+                "IoT policy to attach to device certificates",
+            ),
+            "ThingGroupName": (
+                str(self.iot.thing_group.thing_group_name),
+                "IoT thing group of the stage's devices",
+            ),
+            "AthenaWorkGroup": (
+                self.analytics.workgroup.name,
+                "Athena workgroup for device analytics (and QuickSight)",
+            ),
+            "ApiUrl": (
+                self.inference_api.api.url_for_path("/v1"),
+                "Base URL of the phone API (routes under /v1)",
+            ),
+            "CostGuardTopicArn": (
+                self.cost_guard.topic.topic_arn,
+                "SNS topic with cost guard actions and alarms",
+            ),
+        }
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)
