@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -470,3 +472,41 @@ def test_cors_headers_only_for_the_configured_origin(api: Api, cors_handler: Any
         get("https://app.example.com")["Access-Control-Allow-Origin"] == "https://app.example.com"
     )
     assert "Access-Control-Allow-Origin" not in get("https://evil.example.net")
+
+
+# --- recorded answers the quick-test page is tested and previewed with --------
+
+RECORDED = Path(__file__).resolve().parent.parent / "assets" / "web" / "recorded"
+RECORDED_CASES = {
+    # file: (route, Rekognition operation)
+    "labels": ("/v1/labels", "detect_custom_labels"),
+    "faces-search": ("/v1/faces/search", "search_faces_by_image"),
+    "faces-analyze": ("/v1/faces/analyze", "detect_faces"),
+}
+RECORDED_PEOPLE = {
+    "4f6a1c2e-0b7d-4c55-9a8e-1d2f3a4b5c6d": "hanako",
+    "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b": "taro",
+}
+
+
+@pytest.mark.parametrize("case", sorted(RECORDED_CASES))
+def test_recorded_page_responses_are_the_handlers_answers(api: Api, case: str) -> None:
+    route, operation = RECORDED_CASES[case]
+    api.promote()
+    for face_id, person in RECORDED_PEOPLE.items():
+        api.clients.dynamodb.put_item(
+            TableName="faces", Item={"face_id": {"S": face_id}, "person_id": {"S": person}}
+        )
+    rekognition_answer = json.loads((RECORDED / "rekognition" / f"{case}.json").read_text())
+    api.stubber.add_response(operation, rekognition_answer)
+    body: dict[str, Any] = {"image": {"s3_key": api.upload()}}
+    if case == "labels":
+        body.update(min_confidence=0, max_results=50)  # what the page sends
+
+    status, answer, _ = api.call(rest_event("POST", route, body))
+
+    assert status == 200
+    path = RECORDED / f"{case}.json"
+    if os.environ.get("RECORD") == "1":
+        path.write_text(json.dumps(answer, indent=2, ensure_ascii=False) + "\n")
+    assert json.loads(path.read_text()) == answer, f"{path} is stale: rerun with RECORD=1"

@@ -1,0 +1,162 @@
+// Japanese and English text of the page. Elements carry data-i18n="key";
+// dynamic text goes through t(key, params). Japanese is the default for
+// browsers that prefer it; the choice is remembered on the device.
+
+const MESSAGES = {
+  en: {
+    title: "Quick test",
+    language: "Language",
+    loading: "Loading…",
+    offlinePreview: "Offline preview: every answer is a recorded response, not a real model.",
+    networkDown: "No network connection. Your photo is kept; it is sent when you are back online.",
+    signInPrompt: "Sign in with your account to test the model.",
+    signIn: "Sign in",
+    signOut: "Sign out",
+    signedInAs: "Signed in as",
+    mode: "What to look for",
+    modeLabels: "Custom labels",
+    modeSearch: "Who is this? (face search)",
+    modeAnalyze: "Face analysis",
+    takePhoto: "Take a photo",
+    chooseFile: "Choose a file",
+    threshold: "Confidence threshold",
+    retry: "Try again",
+    cancel: "Cancel",
+    signInAgain: "Sign in again",
+    results: "Results",
+    photoAlt: "The photo that was sent",
+    sent: "Sent {width} × {height} px, {size} (original {originalWidth} × {originalHeight} px)",
+    preparing: "Preparing the photo…",
+    uploading: "Uploading…",
+    asking: "Asking the model…",
+    done: "Done.",
+    belowThreshold: "{count} more below the threshold.",
+    noLabels: "No labels at or above {threshold}%.",
+    largestFaceNote: "Only the largest face in the photo was searched.",
+    noFace: "No face was found in the photo.",
+    personMatch: "{person} ({similarity}% similar)",
+    unknownPerson: "A registered face without a name ({face})",
+    noMatch: "The face is not in the collection.",
+    faceN: "Face {n}",
+    age: "Age {low}–{high}",
+    emotions: "Emotions",
+    smile: "Smiling",
+    eyeglasses: "Glasses",
+    box: "{name}, {confidence}%",
+    starting: "The model is starting (this takes a few minutes). Trying again in {seconds} s.",
+    notRunning: "The model is not running. Trying again in {seconds} s.",
+    throttled: "Too many requests right now. Trying again in {seconds} s.",
+    noModel: "No model has been promoted for this stage yet. Ask an administrator to train and promote one.",
+    sessionExpired: "Your session has expired. Sign in again; choose the photo again afterwards.",
+    network: "The request did not reach the server (network down?).",
+    uploadFailed: "The photo could not be uploaded (HTTP {status}).",
+    server: "The service could not answer ({code}). Try again later.",
+    rejected: "The photo was rejected: {reason}",
+    reject_unsupported_format: "it is not a photo this page can read ({detail}). Use JPEG or PNG.",
+    reject_image_too_small: "it is too small ({width} × {height} px); each side needs at least {min} px.",
+    reject_image_aspect_ratio: "it is too long and thin ({ratio}:1); at most {max}:1 is allowed.",
+    reject_image_too_large: "it is larger than the model accepts even after shrinking ({size}).",
+    reject_server: "{message}",
+    signInFailed: "Sign-in did not complete: {message}",
+    configMissing: "This page has no configuration (config.json): {message}",
+  },
+  ja: {
+    title: "クイックテスト",
+    language: "言語",
+    loading: "読み込み中…",
+    offlinePreview: "オフラインプレビュー：結果はすべて録画済みの応答で、実際のモデルではありません。",
+    networkDown: "ネットワークに接続されていません。写真は保持され、接続が戻ると送信されます。",
+    signInPrompt: "モデルを試すにはアカウントでサインインしてください。",
+    signIn: "サインイン",
+    signOut: "サインアウト",
+    signedInAs: "サインイン中：",
+    mode: "調べる内容",
+    modeLabels: "カスタムラベル",
+    modeSearch: "この人は誰？（顔検索）",
+    modeAnalyze: "顔の分析",
+    takePhoto: "写真を撮る",
+    chooseFile: "ファイルを選ぶ",
+    threshold: "信頼度のしきい値",
+    retry: "もう一度試す",
+    cancel: "キャンセル",
+    signInAgain: "もう一度サインイン",
+    results: "結果",
+    photoAlt: "送信した写真",
+    sent: "{width} × {height} px、{size} を送信（元の写真 {originalWidth} × {originalHeight} px）",
+    preparing: "写真を準備しています…",
+    uploading: "アップロード中…",
+    asking: "モデルに問い合わせています…",
+    done: "完了しました。",
+    belowThreshold: "しきい値未満のラベルがあと {count} 件あります。",
+    noLabels: "{threshold}% 以上のラベルはありません。",
+    largestFaceNote: "写真の中で一番大きな顔だけを検索しました。",
+    noFace: "写真に顔が見つかりませんでした。",
+    personMatch: "{person}（類似度 {similarity}%）",
+    unknownPerson: "名前のない登録済みの顔（{face}）",
+    noMatch: "この顔はコレクションに登録されていません。",
+    faceN: "顔 {n}",
+    age: "年齢 {low}〜{high} 歳",
+    emotions: "感情",
+    smile: "笑顔",
+    eyeglasses: "眼鏡",
+    box: "{name}、{confidence}%",
+    starting: "モデルを起動しています（数分かかります）。{seconds} 秒後に再試行します。",
+    notRunning: "モデルが起動していません。{seconds} 秒後に再試行します。",
+    throttled: "リクエストが集中しています。{seconds} 秒後に再試行します。",
+    noModel: "このステージにはまだ公開されたモデルがありません。管理者にモデルの学習と公開を依頼してください。",
+    sessionExpired: "セッションの有効期限が切れました。もう一度サインインし、写真を選び直してください。",
+    network: "リクエストがサーバーに届きませんでした（ネットワークが切断されていませんか？）。",
+    uploadFailed: "写真をアップロードできませんでした（HTTP {status}）。",
+    server: "サービスが応答できませんでした（{code}）。しばらくしてから再試行してください。",
+    rejected: "写真は受け付けられませんでした：{reason}",
+    reject_unsupported_format: "このページで読めない形式です（{detail}）。JPEG か PNG を使ってください。",
+    reject_image_too_small: "小さすぎます（{width} × {height} px）。各辺 {min} px 以上が必要です。",
+    reject_image_aspect_ratio: "細長すぎます（{ratio}:1）。{max}:1 までです。",
+    reject_image_too_large: "縮小してもモデルの上限を超えます（{size}）。",
+    reject_server: "{message}",
+    signInFailed: "サインインが完了しませんでした：{message}",
+    configMissing: "このページの設定（config.json）がありません：{message}",
+  },
+};
+
+const EMOTIONS = {
+  en: { HAPPY: "happy", SAD: "sad", ANGRY: "angry", CONFUSED: "confused", DISGUSTED: "disgusted", SURPRISED: "surprised", CALM: "calm", FEAR: "afraid", UNKNOWN: "unknown" },
+  ja: { HAPPY: "喜び", SAD: "悲しみ", ANGRY: "怒り", CONFUSED: "困惑", DISGUSTED: "嫌悪", SURPRISED: "驚き", CALM: "穏やか", FEAR: "恐れ", UNKNOWN: "不明" },
+};
+
+const STORAGE_KEY = "quick-test-language";
+let current = "en";
+
+export function initialLanguage() {
+  const saved = localStorage.getItem(STORAGE_KEY);
+  if (saved && saved in MESSAGES) return saved;
+  return (navigator.languages || [navigator.language]).some((l) => l && l.startsWith("ja")) ? "ja" : "en";
+}
+
+export function setLanguage(language) {
+  current = language in MESSAGES ? language : "en";
+  localStorage.setItem(STORAGE_KEY, current);
+  document.documentElement.lang = current;
+  for (const element of document.querySelectorAll("[data-i18n]")) {
+    element.textContent = t(element.dataset.i18n);
+  }
+  document.title = t("title");
+}
+
+export function language() {
+  return current;
+}
+
+export function t(key, params = {}) {
+  const template = MESSAGES[current][key] ?? MESSAGES.en[key] ?? key;
+  return template.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
+}
+
+export function emotion(type) {
+  return EMOTIONS[current][type] ?? type.toLowerCase();
+}
+
+export function formatBytes(bytes) {
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(2)} MB`;
+}

@@ -1,0 +1,389 @@
+// The quick-test page: sign in, take or choose a photo, see what the model sees.
+import { createApi, ApiProblem } from "./api.js";
+import { createAuth } from "./auth.js";
+import { emotion, formatBytes, initialLanguage, setLanguage, t } from "./i18n.js";
+import { ImageRejected, prepareImage } from "./image.js";
+
+const $ = (id) => document.getElementById(id);
+const MAX_AUTOMATIC_RETRIES = 30; // about 30 min of a starting model at 60 s each
+
+const state = {
+  config: null,
+  auth: null,
+  api: null,
+  photo: null, // the person's original file: kept until they choose another
+  prepared: null, // {blob, width, height, ...} of the photo as sent
+  s3Key: null, // the upload of `prepared`, reused when only the mode changes
+  result: null, // {mode, body} of the last answer
+  timer: null, // countdown of an automatic retry
+  retries: 0,
+  pending: false, // a request waits for the network to come back
+  lastProblem: null,
+};
+
+function show(id, visible) {
+  $(id).hidden = !visible;
+}
+
+function mode() {
+  return document.querySelector('input[name="mode"]:checked').value;
+}
+
+function threshold() {
+  return Number($("threshold").value);
+}
+
+function setStatus(text) {
+  $("status").textContent = text;
+}
+
+function clearProblem() {
+  clearInterval(state.timer);
+  state.timer = null;
+  state.lastProblem = null;
+  show("problem", false);
+  for (const id of ["retry", "cancel", "sign-in-again"]) show(id, false);
+}
+
+function showProblem(text, { retry = false, cancel = false, signIn = false } = {}) {
+  $("problem-text").textContent = text;
+  show("retry", retry);
+  show("cancel", cancel);
+  show("sign-in-again", signIn);
+  show("problem", true);
+  setStatus("");
+}
+
+function countdown(key, seconds) {
+  let left = seconds;
+  showProblem(t(key, { seconds: left }), { cancel: true });
+  state.timer = setInterval(() => {
+    left -= 1;
+    if (left <= 0) {
+      clearInterval(state.timer);
+      state.timer = null;
+      run({ automatic: true });
+      return;
+    }
+    $("problem-text").textContent = t(key, { seconds: left });
+  }, 1000);
+}
+
+function rejectionReason(problem) {
+  if (problem instanceof ImageRejected) return t(`reject_${problem.code}`, problem.details);
+  return t("reject_server", { message: problem.message });
+}
+
+function handleProblem(problem) {
+  state.lastProblem = problem;
+  if (problem instanceof ImageRejected) {
+    showProblem(t("rejected", { reason: rejectionReason(problem) }));
+    return;
+  }
+  if (!(problem instanceof ApiProblem)) {
+    console.error(problem);
+    showProblem(t("server", { code: String(problem.message || problem) }), { retry: true });
+    return;
+  }
+  const automatic = state.retries < MAX_AUTOMATIC_RETRIES;
+  switch (problem.kind) {
+    case "starting":
+    case "not_running":
+    case "throttled":
+      if (automatic) {
+        state.retries += 1;
+        const key = { starting: "starting", not_running: "notRunning", throttled: "throttled" }[problem.kind];
+        countdown(key, problem.retryAfter);
+      } else {
+        showProblem(t("server", { code: problem.code }), { retry: true });
+      }
+      return;
+    case "no_model":
+      showProblem(t("noModel"), { retry: true });
+      return;
+    case "unauthenticated":
+      showProblem(t("sessionExpired"), { signIn: true });
+      return;
+    case "network":
+      state.pending = true;
+      showProblem(t("network"), { retry: true });
+      return;
+    case "upload_failed":
+      state.s3Key = null;
+      showProblem(t("uploadFailed", { status: problem.status }), { retry: true });
+      return;
+    case "rejected":
+      showProblem(t("rejected", { reason: rejectionReason(problem) }));
+      return;
+    default:
+      showProblem(t("server", { code: problem.code }), { retry: true });
+  }
+}
+
+function renderPreview() {
+  const prepared = state.prepared;
+  const img = $("photo");
+  if (img.dataset.url) URL.revokeObjectURL(img.dataset.url);
+  img.dataset.url = URL.createObjectURL(prepared.blob);
+  img.src = img.dataset.url;
+  img.alt = t("photoAlt");
+  $("sent").textContent = t("sent", {
+    width: prepared.width,
+    height: prepared.height,
+    size: formatBytes(prepared.blob.size),
+    originalWidth: prepared.originalWidth,
+    originalHeight: prepared.originalHeight,
+  });
+  $("preview").dataset.width = prepared.width;
+  $("preview").dataset.height = prepared.height;
+  $("preview").dataset.bytes = prepared.blob.size;
+  show("preview", true);
+}
+
+function percent(value) {
+  return Number(value).toFixed(1);
+}
+
+function addBox(box, text, kind) {
+  if (!box) return;
+  const element = document.createElement("div");
+  element.className = `box ${kind}`;
+  element.style.left = `${box.left * 100}%`;
+  element.style.top = `${box.top * 100}%`;
+  element.style.width = `${box.width * 100}%`;
+  element.style.height = `${box.height * 100}%`;
+  element.setAttribute("role", "img");
+  element.setAttribute("aria-label", text);
+  const caption = document.createElement("span");
+  caption.textContent = text;
+  element.append(caption);
+  $("boxes").append(element);
+}
+
+function bar(name, value) {
+  const item = document.createElement("li");
+  const label = document.createElement("span");
+  label.className = "name";
+  label.textContent = name;
+  const meter = document.createElement("progress");
+  meter.max = 100;
+  meter.value = value;
+  meter.setAttribute("aria-label", name);
+  const figure = document.createElement("span");
+  figure.className = "value";
+  figure.textContent = `${percent(value)}%`;
+  item.append(label, meter, figure);
+  return item;
+}
+
+function renderLabels(body) {
+  const list = $("result-list");
+  const shown = body.labels.filter((label) => label.confidence >= threshold());
+  for (const label of shown) {
+    list.append(bar(label.name, label.confidence));
+    addBox(label.bounding_box, t("box", { name: label.name, confidence: percent(label.confidence) }), "label");
+  }
+  const hiddenCount = body.labels.length - shown.length;
+  $("hidden-count").textContent = hiddenCount > 0 ? t("belowThreshold", { count: hiddenCount }) : "";
+  if (shown.length === 0) $("results-note").textContent = t("noLabels", { threshold: threshold() });
+}
+
+function renderSearch(body) {
+  $("results-note").textContent = t("largestFaceNote");
+  if (!body.searched_face) {
+    $("result-list").append(Object.assign(document.createElement("li"), { textContent: t("noFace") }));
+    return;
+  }
+  const best = body.matches[0];
+  const name = best ? best.person_id ?? t("unknownPerson", { face: best.face_id }) : t("noMatch");
+  addBox(body.searched_face.bounding_box, name, "face");
+  if (!best) {
+    $("result-list").append(Object.assign(document.createElement("li"), { textContent: t("noMatch") }));
+    return;
+  }
+  for (const match of body.matches) {
+    const person = match.person_id ?? t("unknownPerson", { face: match.face_id });
+    $("result-list").append(bar(t("personMatch", { person, similarity: percent(match.similarity) }), match.similarity));
+  }
+}
+
+function renderAnalysis(body) {
+  if (body.faces.length === 0) {
+    $("result-list").append(Object.assign(document.createElement("li"), { textContent: t("noFace") }));
+    return;
+  }
+  body.faces.forEach((face, index) => {
+    const title = t("faceN", { n: index + 1 });
+    const item = document.createElement("li");
+    item.className = "face";
+    const heading = document.createElement("h3");
+    heading.textContent = title;
+    const facts = document.createElement("p");
+    const parts = [];
+    if (face.age_range) parts.push(t("age", face.age_range));
+    if (face.smile) parts.push(t("smile"));
+    if (face.eyeglasses) parts.push(t("eyeglasses"));
+    facts.textContent = parts.join(" · ");
+    const emotions = document.createElement("ol");
+    emotions.className = "results";
+    emotions.setAttribute("aria-label", t("emotions"));
+    for (const e of [...(face.emotions ?? [])].sort((a, b) => b.confidence - a.confidence).slice(0, 3)) {
+      emotions.append(bar(emotion(e.type), e.confidence));
+    }
+    item.append(heading, facts, emotions);
+    $("result-list").append(item);
+    const age = face.age_range ? `, ${t("age", face.age_range)}` : "";
+    addBox(face.bounding_box, `${title}${age}`, "face");
+  });
+}
+
+function renderResult() {
+  $("result-list").replaceChildren();
+  $("boxes").replaceChildren();
+  $("results-note").textContent = "";
+  $("hidden-count").textContent = "";
+  const result = state.result;
+  if (!result) {
+    show("results", false);
+    return;
+  }
+  ({ labels: renderLabels, search: renderSearch, analyze: renderAnalysis })[result.mode](result.body);
+  $("results").dataset.mode = result.mode;
+  show("results", true);
+}
+
+/** Prepare (once per photo), upload (once per photo) and ask the API in the chosen mode. */
+async function run({ automatic = false } = {}) {
+  if (!state.photo) return;
+  if (!automatic) state.retries = 0;
+  clearProblem();
+  state.pending = false;
+  const currentMode = mode();
+  try {
+    if (!state.prepared) {
+      setStatus(t("preparing"));
+      state.prepared = await prepareImage(state.photo, currentMode);
+      renderPreview();
+    }
+    if (!state.s3Key) {
+      setStatus(t("uploading"));
+      state.s3Key = await state.api.upload(state.prepared.blob);
+    }
+    setStatus(t("asking"));
+    const call = { labels: state.api.labels, search: state.api.searchFaces, analyze: state.api.analyzeFaces }[currentMode];
+    const body = await call(state.s3Key);
+    state.retries = 0;
+    state.result = { mode: currentMode, body };
+    renderResult();
+    setStatus(t("done"));
+  } catch (problem) {
+    state.result = null;
+    renderResult();
+    handleProblem(problem);
+  }
+}
+
+function choosePhoto(event) {
+  const [file] = event.target.files;
+  event.target.value = "";
+  if (!file) return;
+  state.photo = file;
+  state.prepared = null;
+  state.s3Key = null;
+  state.result = null;
+  run();
+}
+
+function wire() {
+  $("language").addEventListener("change", (event) => {
+    setLanguage(event.target.value);
+    if (state.prepared) renderPreview();
+    renderResult();
+    if (state.lastProblem && !state.timer) handleProblem(state.lastProblem);
+  });
+  $("sign-in").addEventListener("click", () => state.auth.signIn());
+  $("sign-in-again").addEventListener("click", () => state.auth.signIn());
+  $("sign-out").addEventListener("click", () => state.auth.signOut());
+  $("camera").addEventListener("change", choosePhoto);
+  $("file").addEventListener("change", choosePhoto);
+  $("retry").addEventListener("click", () => run());
+  $("cancel").addEventListener("click", () => {
+    clearProblem();
+    setStatus("");
+  });
+  for (const radio of document.querySelectorAll('input[name="mode"]')) {
+    radio.addEventListener("change", () => {
+      show("threshold-row", mode() === "labels");
+      if (state.photo) {
+        // The face APIs need 80 px where labels need 64: re-check a small photo.
+        if (state.prepared && Math.min(state.prepared.width, state.prepared.height) < 80) state.prepared = null;
+        run();
+      }
+    });
+  }
+  $("threshold").addEventListener("input", () => {
+    $("threshold-value").textContent = `${threshold()}%`;
+    if (state.result?.mode === "labels") renderResult();
+  });
+  const network = () => {
+    show("network-banner", !navigator.onLine);
+    if (navigator.onLine && state.pending) run();
+  };
+  window.addEventListener("online", network);
+  window.addEventListener("offline", network);
+  network();
+}
+
+async function loadConfig() {
+  const response = await fetch("config.json", { cache: "no-store" });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  const config = await response.json();
+  for (const key of ["apiBase", "authority", "clientId", "logoutEndpoint"]) {
+    if (typeof config[key] !== "string" || !config[key]) throw new Error(`"${key}" is missing`);
+  }
+  return config;
+}
+
+async function start() {
+  const chosen = initialLanguage();
+  $("language").value = chosen;
+  setLanguage(chosen);
+  wire();
+  try {
+    state.config = await loadConfig();
+  } catch (error) {
+    show("loading", false);
+    showProblem(t("configMissing", { message: error.message }));
+    show("signed-in", true);
+    return;
+  }
+  if (state.config.stage) {
+    $("stage").textContent = state.config.stage;
+    show("stage", true);
+  }
+  show("offline-banner", Boolean(state.config.offline));
+  state.auth = createAuth(state.config);
+  state.api = createApi(state.config, async () => {
+    const token = await state.auth.idToken();
+    if (!token) throw new ApiProblem("unauthenticated");
+    return token;
+  });
+  let user = null;
+  try {
+    user = await state.auth.init();
+  } catch (error) {
+    $("signed-out").querySelector("p").textContent = t("signInFailed", { message: error.message });
+  }
+  show("loading", false);
+  if (!user) {
+    show("signed-out", true);
+    return;
+  }
+  $("user-name").textContent = user.profile.email ?? user.profile["cognito:username"] ?? user.profile.sub;
+  show("signed-in", true);
+}
+
+document.documentElement.dataset.ready = "loading";
+start().finally(() => {
+  document.documentElement.dataset.ready = "true";
+});

@@ -1,0 +1,351 @@
+"""Serve the built quick-test page on localhost, against a deployed stage or offline.
+
+Usage::
+
+    python -m tools.web_preview --stage dev         # the real API and Cognito of Dev-*
+    python -m tools.web_preview --offline           # recorded responses, fake sign-in
+
+``make preview STAGE=dev`` / ``make preview-offline`` build the page first.
+
+Against a stage, ``config.json`` is made from the stage's stack outputs
+(``<Stage>-Data``, ``<Stage>-Service``, ``<Stage>-Web``; AWS credentials
+needed); the page then calls the API cross-origin, so the stage must list
+``http://localhost:<port>`` in ``allowed_web_origins`` (dev does: 5173).
+
+Offline, the same server plays the API and Cognito with the files in
+``assets/web/recorded/`` (answers of the real handler; see its README): the
+page shows an "offline preview" banner, sign-in succeeds at once as
+``preview@example.com``, presigned uploads land in memory
+(:attr:`PreviewServer.uploads`, which the browser tests read). Every response
+carries the Content-Security-Policy CloudFront sends
+(:func:`stacks.web_headers.content_security_policy`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mimetypes
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import jwt
+
+from stacks.web_headers import content_security_policy
+
+ROOT = Path(__file__).resolve().parent.parent
+DIST = ROOT / "assets" / "web" / "dist"
+RECORDED = ROOT / "assets" / "web" / "recorded"
+DEFAULT_PORT = 5173
+OFFLINE_USER = {"sub": "00000000-0000-4000-8000-000000000000", "email": "preview@example.com"}
+OFFLINE_SIGNING_KEY = "offline-preview-not-a-secret"
+RECORDED_ROUTES = {
+    "/v1/labels": "labels.json",
+    "/v1/faces/search": "faces-search.json",
+    "/v1/faces/analyze": "faces-analyze.json",
+}
+"""Offline API routes and the recorded answer each returns."""
+
+
+class PreviewError(Exception):
+    """A problem the person running the preview can fix (printed, exit 2)."""
+
+
+def offline_config(origin: str) -> dict[str, Any]:
+    """``config.json`` for the offline preview served at ``origin``."""
+    return {
+        "stage": "offline",
+        "offline": True,
+        "region": "local",
+        "apiBase": "/v1",
+        "authority": f"{origin}/_offline/cognito",
+        "clientId": "offline-preview",
+        "logoutEndpoint": f"{origin}/_offline/cognito/logout",
+    }
+
+
+def stage_config(stage: str, cloudformation: Any) -> dict[str, Any]:
+    """``config.json`` for a deployed stage, from its stacks' outputs.
+
+    :raises PreviewError: when a stack or output is missing.
+    """
+    from tools.models.lifecycle import ToolError, stack_outputs
+
+    try:
+        data = stack_outputs(cloudformation, stage, "Data")
+        service = stack_outputs(cloudformation, stage, "Service")
+        web = stack_outputs(cloudformation, stage, "Web")
+        region = cloudformation.meta.region_name
+        return {
+            "stage": stage,
+            "region": region,
+            "apiBase": service["ApiUrl"].rstrip("/"),
+            "authority": f"https://cognito-idp.{region}.amazonaws.com/{data['UserPoolId']}",
+            "clientId": web["WebClientId"],
+            "logoutEndpoint": f"{web['LoginUrl'].rstrip('/')}/logout",
+        }
+    except ToolError as exc:
+        raise PreviewError(str(exc)) from None
+    except KeyError as exc:
+        raise PreviewError(f"stage {stage!r} lacks stack output {exc}; redeploy it") from None
+
+
+def _origin(url: str) -> str | None:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+@dataclass
+class PreviewServer:
+    """The preview HTTP server, run in a background thread.
+
+    :param config: ``config.json`` to serve; ``None`` for the offline one.
+    :param port: TCP port on 127.0.0.1 (0: any free port).
+    :param connect_sources: extra CSP ``connect-src`` origins (besides the
+        config's API and Cognito).
+    """
+
+    config: dict[str, Any] | None = None
+    port: int = 0
+    connect_sources: list[str] = field(default_factory=list)
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    """Offline: bytes of every presigned PUT, by S3 key."""
+    requests: list[tuple[str, str, dict[str, Any] | None]] = field(default_factory=list)
+    """Offline: (method, path, JSON body) of every API call, in order."""
+
+    def __post_init__(self) -> None:
+        self._httpd = ThreadingHTTPServer(("localhost", self.port), _handler_for(self))
+        self.port = self._httpd.server_address[1]
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self.offline = self.config is None
+        config = self.config or {}
+        extra = [_origin(config.get("apiBase", "")), _origin(config.get("authority", ""))]
+        self.csp = content_security_policy(
+            [o for o in dict.fromkeys([*extra, *self.connect_sources]) if o],
+            upgrade_insecure=False,
+        )
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> PreviewServer:
+        if not (DIST / "index.html").is_file():
+            raise PreviewError(f"{DIST} has no build of the page: run 'npm run build:web'")
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            if not server.offline or "--verbose" in sys.argv:
+                super().log_message(format, *args)
+
+        # --- responses ------------------------------------------------------
+
+        def _send(
+            self,
+            status: int,
+            body: bytes = b"",
+            content_type: str = "application/json",
+            headers: dict[str, str] | None = None,
+        ) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Security-Policy", server.csp)
+            self.send_header("X-Content-Type-Options", "nosniff")
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _origin(self) -> str:
+            """The origin the browser used (localhost or 127.0.0.1): offline URLs stay same-origin."""
+            return f"http://{self.headers.get('Host') or f'127.0.0.1:{server.port}'}"
+
+        def _config(self) -> dict[str, Any]:
+            return server.config or offline_config(self._origin())
+
+        def _json(self, status: int, payload: object) -> None:
+            self._send(status, json.dumps(payload).encode())
+
+        def _redirect(self, location: str) -> None:
+            self._send(HTTPStatus.FOUND, headers={"Location": location})
+
+        def _body(self) -> bytes:
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+        # --- routes ---------------------------------------------------------
+
+        def do_GET(self) -> None:
+            path = urlsplit(self.path).path
+            if path == "/config.json":
+                self._json(200, self._config())
+            elif server.offline and path.startswith("/_offline/cognito/"):
+                self._cognito_get(path.removeprefix("/_offline/cognito"))
+            elif server.offline and path.startswith("/v1/"):
+                self._api("GET", path, None)
+            else:
+                self._static(path)
+
+        def do_POST(self) -> None:
+            path = urlsplit(self.path).path
+            body = self._body()
+            if server.offline and path == "/_offline/cognito/oauth2/token":
+                self._token()
+            elif server.offline and path.startswith("/v1/"):
+                try:
+                    payload = json.loads(body or b"null")
+                except ValueError:
+                    payload = None
+                self._api("POST", path, payload)
+            else:
+                self._json(404, {"error": {"code": "not_found", "message": path, "field": None}})
+
+        def do_PUT(self) -> None:
+            path = urlsplit(self.path).path
+            data = self._body()
+            if server.offline and path.startswith("/_offline/uploads/"):
+                server.uploads[path.removeprefix("/_offline/uploads/")] = data
+                self._send(200)
+            else:
+                self._send(405)
+
+        def _static(self, path: str) -> None:
+            relative = "index.html" if path in ("", "/") else path.lstrip("/")
+            target = (DIST / relative).resolve()
+            if not target.is_relative_to(DIST.resolve()) or not target.is_file():
+                self._send(404, b"not found", "text/plain")
+                return
+            content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+            self._send(200, target.read_bytes(), content_type)
+
+        # --- offline Cognito (authorization code flow, no password) ----------
+
+        def _cognito_get(self, path: str) -> None:
+            issuer = self._config()["authority"]
+            query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+            if path == "/.well-known/openid-configuration":
+                self._json(
+                    200,
+                    {
+                        "issuer": issuer,
+                        "authorization_endpoint": f"{issuer}/oauth2/authorize",
+                        "token_endpoint": f"{issuer}/oauth2/token",
+                        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+                        "response_types_supported": ["code"],
+                        "subject_types_supported": ["public"],
+                        "id_token_signing_alg_values_supported": ["HS256"],
+                        "scopes_supported": ["openid", "email"],
+                    },
+                )
+            elif path == "/oauth2/authorize":
+                target = f"{query['redirect_uri']}?{urlencode({'code': uuid.uuid4().hex, 'state': query['state']})}"
+                self._redirect(target)
+            elif path == "/logout":
+                self._redirect(query.get("logout_uri", "/"))
+            else:
+                self._json(404, {"error": "not_found"})
+
+        def _token(self) -> None:
+            issuer = self._config()["authority"]
+            now = int(time.time())
+            claims = {
+                **OFFLINE_USER,
+                "iss": issuer,
+                "aud": "offline-preview",
+                "token_use": "id",
+                "iat": now,
+                "exp": now + 3600,
+            }
+            token = jwt.encode(claims, OFFLINE_SIGNING_KEY, algorithm="HS256")
+            self._json(
+                200,
+                {
+                    "id_token": token,
+                    "access_token": token,
+                    "refresh_token": "offline-refresh",
+                    "token_type": "Bearer",
+                    "expires_in": 3600,
+                },
+            )
+
+        # --- offline API -----------------------------------------------------
+
+        def _api(self, method: str, path: str, body: dict[str, Any] | None) -> None:
+            server.requests.append((method, path, body))
+            if not self.headers.get("Authorization"):
+                self._json(
+                    401,
+                    {"error": {"code": "unauthenticated", "message": "sign in", "field": None}},
+                )
+            elif method == "POST" and path == "/v1/uploads" and isinstance(body, dict):
+                key = f"users/{OFFLINE_USER['sub']}/{uuid.uuid4()}.jpg"
+                self._json(
+                    200,
+                    {
+                        "url": f"{self._origin()}/_offline/uploads/{key}",
+                        "method": "PUT",
+                        "s3_key": key,
+                        "headers": {
+                            "Content-Type": body.get("content_type"),
+                            "Content-Length": str(body.get("content_length")),
+                        },
+                        "expires_in": 300,
+                    },
+                )
+            elif method == "POST" and path in RECORDED_ROUTES:
+                self._send(200, (RECORDED / RECORDED_ROUTES[path]).read_bytes())
+            else:
+                self._json(
+                    404,
+                    {"error": {"code": "not_found", "message": f"no route {path}", "field": None}},
+                )
+
+    return Handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.web_preview", description=__doc__)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stage", help="a deployed stage (reads its stack outputs)")
+    where.add_argument("--offline", action="store_true", help="recorded responses, no AWS")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    try:
+        config = None
+        if args.stage:
+            import boto3
+
+            config = stage_config(args.stage, boto3.client("cloudformation"))
+        with PreviewServer(config=config, port=args.port) as server:
+            mode = "OFFLINE (recorded responses)" if server.offline else f"stage {args.stage}"
+            print(f"Quick-test page, {mode}: http://localhost:{server.port}/  (Ctrl-C stops)")
+            if not server.offline:
+                print("Its origin must be in the stage's allowed_web_origins (cdk.json).")
+            threading.Event().wait()
+    except PreviewError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
