@@ -46,7 +46,7 @@ DIST = ROOT / "assets" / "web" / "dist"
 RECORDED = ROOT / "assets" / "web" / "recorded"
 DEFAULT_PORT = 5173
 OFFLINE_USER = {"sub": "00000000-0000-4000-8000-000000000000", "email": "preview@example.com"}
-OFFLINE_SIGNING_KEY = "offline-preview-not-a-secret"
+OFFLINE_SIGNING_KEY = "offline-preview-signing-key-not-a-secret"
 RECORDED_ROUTES = {
     "/v1/labels": "labels.json",
     "/v1/faces/search": "faces-search.json",
@@ -149,7 +149,7 @@ def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             if not server.offline or "--verbose" in sys.argv:
                 super().log_message(format, *args)
 
@@ -174,7 +174,7 @@ def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
         def _origin(self) -> str:
-            """The origin the browser used (localhost or 127.0.0.1): offline URLs stay same-origin."""
+            """The origin the browser used: offline URLs stay same-origin."""
             return f"http://{self.headers.get('Host') or f'127.0.0.1:{server.port}'}"
 
         def _config(self) -> dict[str, Any]:
@@ -254,8 +254,8 @@ def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
                     },
                 )
             elif path == "/oauth2/authorize":
-                target = f"{query['redirect_uri']}?{urlencode({'code': uuid.uuid4().hex, 'state': query['state']})}"
-                self._redirect(target)
+                answer = urlencode({"code": uuid.uuid4().hex, "state": query["state"]})
+                self._redirect(f"{query['redirect_uri']}?{answer}")
             elif path == "/logout":
                 self._redirect(query.get("logout_uri", "/"))
             else:
