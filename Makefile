@@ -18,7 +18,7 @@ STAGE ?=
 STAGE_FLAG := $(if $(STAGE),-c stage=$(STAGE),)
 PY_SOURCES := app.py stacks tests tools lambda
 
-.PHONY: help setup synth diff deploy bench traces test lint format typecheck pytest snapshot-update clean
+.PHONY: help setup web synth diff deploy preview preview-offline screenshots bench traces test lint format typecheck pytest snapshot-update clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -36,17 +36,33 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed ## Create .venv and install Node 22 + CDK CLI
 
-synth: setup ## Synthesize every stage into cdk.out (STAGE=dev for one)
+WEB_SOURCES := $(shell find assets/web/src -type f) assets/web/index.html assets/web/vite.config.mjs
+assets/web/dist/index.html: node_modules/.installed $(WEB_SOURCES)
+	npm run --silent build:web
+
+web: assets/web/dist/index.html ## Build the quick-test page into assets/web/dist (Vite)
+
+synth: setup web ## Synthesize every stage into cdk.out (STAGE=dev for one)
 	cdk synth --quiet $(STAGE_FLAG)
 	@ls -1 cdk.out/*.template.json
 
-diff: setup ## Compare a stage with what is deployed (STAGE=dev; needs AWS credentials)
+diff: setup web ## Compare a stage with what is deployed (STAGE=dev; needs AWS credentials)
 	@test -n "$(STAGE)" || { echo "Set STAGE, e.g. make diff STAGE=dev" >&2; exit 2; }
 	cdk diff $(STAGE_FLAG) --all
 
-deploy: setup ## Deploy every stack of a stage (STAGE=prod; needs AWS credentials)
+deploy: setup web ## Deploy every stack of a stage (STAGE=prod; needs AWS credentials)
 	@test -n "$(STAGE)" || { echo "Set STAGE, e.g. make deploy STAGE=dev" >&2; exit 2; }
 	cdk deploy $(STAGE_FLAG) --all
+
+preview: setup web ## Serve the page on localhost:5173 against a deployed stage (STAGE=dev; AWS credentials)
+	@test -n "$(STAGE)" || { echo "Set STAGE, e.g. make preview STAGE=dev (or make preview-offline)" >&2; exit 2; }
+	python -m tools.web_preview --stage $(STAGE)
+
+preview-offline: setup web ## Serve the page on localhost:5173 with recorded responses (no AWS)
+	python -m tools.web_preview --offline
+
+screenshots: setup web ## Refresh docs/screenshots/ (the README's) from the browser tests
+	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots pytest -q tests/test_web_page.py -k "mode or japanese"
 
 bench: setup ## Benchmarks (print figures): cost simulator per stage, API handler overhead
 	python -m tools.cost bench --stage dev
@@ -69,13 +85,13 @@ format: setup ## Apply ruff fixes and formatting
 typecheck: setup ## mypy (strict) on the project's Python
 	mypy $(PY_SOURCES)
 
-pytest: setup ## Template, config, cdk-nag and cfn-lint tests
+pytest: setup web ## Template, config, cdk-nag, cfn-lint, handler and browser tests
 	pytest
 
 test: lint typecheck pytest ## Every check and test (what CI runs)
 
-snapshot-update: setup ## Refresh template snapshots after an intended change
+snapshot-update: setup web ## Refresh template snapshots after an intended change
 	pytest tests/test_snapshots.py --snapshot-update
 
 clean: ## Remove build output (keeps .venv and node_modules)
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache build assets/web/dist

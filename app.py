@@ -16,6 +16,8 @@ from stacks.config import ConfigError, StageConfig, load_stage_configs
 from stacks.data_stack import DataStack
 from stacks.nag import apply_acknowledgements, register_checks
 from stacks.service_stack import ServiceStack
+from stacks.web import PageNotBuiltError
+from stacks.web_stack import WebStack
 
 PROJECT_TAG = "phone-image-recognition"
 
@@ -48,7 +50,10 @@ def _build_stage(app: cdk.App, config: StageConfig) -> DataStack:
     )
     data = DataStack(app, f"{config.stack_prefix}-Data", config=config, env=env)
     service = ServiceStack(app, f"{config.stack_prefix}-Service", config=config, data=data, env=env)
-    for stack in (data, service):
+    web = WebStack(
+        app, f"{config.stack_prefix}-Web", config=config, data=data, service=service, env=env
+    )
+    for stack in (data, service, web):
         cdk.Tags.of(stack).add("project", PROJECT_TAG)
         cdk.Tags.of(stack).add("stage", config.name)
     return data
@@ -60,6 +65,9 @@ def main() -> None:
         build_app(app)
     except ConfigError as exc:
         sys.stderr.write(f"Invalid stage configuration in cdk.json context:\n{exc}\n")
+        raise SystemExit(2) from None
+    except PageNotBuiltError as exc:
+        sys.stderr.write(f"{exc}\n")
         raise SystemExit(2) from None
     app.synth()
 

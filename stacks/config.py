@@ -135,6 +135,12 @@ class StageConfig(_Strict):
     notification_email: EmailStr | None = None
     allowed_web_origins: list[str] = Field(default_factory=list)
     self_sign_up_enabled: bool = False
+    login_domain_prefix: str | None = Field(
+        default=None, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+    )
+    """Prefix of the managed-login domain ``<prefix>.auth.<region>.amazoncognito.com``;
+    unique per region across AWS, so the default is ``imgrec-<stage>-<account>``
+    (https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-assign-domain-prefix.html)."""
 
     @field_validator("log_retention_days")
     @classmethod

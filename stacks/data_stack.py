@@ -55,7 +55,6 @@ class DataStack(Stack):
             "Storage",
             retain_data=config.retain_data,
             upload_retention_days=config.upload_retention_days,
-            allowed_web_origins=config.allowed_web_origins,
             access_log_retention_days=max(config.log_retention_days, 90),
         )
         self.tables = Tables(self, "Tables", retain_data=config.retain_data)

@@ -57,24 +57,48 @@ class Identity(Construct):
             deletion_protection=retain_data,
             removal_policy=RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY,
         )
-        self.app_client = self.user_pool.add_client(
+        self.app_client = public_client(
+            self.user_pool,
             "PhoneClient",
-            generate_secret=False,
-            auth_flows=cognito.AuthFlow(user_srp=True),
-            prevent_user_existence_errors=True,
-            enable_token_revocation=True,
-            access_token_validity=Duration.hours(1),
-            id_token_validity=Duration.hours(1),
+            user_pool=self.user_pool,
+            callback_urls=callback_urls,
             refresh_token_validity=Duration.days(30),
-            # Without callback URLs there is no page to return to: the hosted
-            # login is switched off rather than pointed at CDK's example.com.
-            disable_o_auth=not callback_urls,
-            o_auth=cognito.OAuthSettings(
-                flows=cognito.OAuthFlows(authorization_code_grant=True),
-                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
-                callback_urls=callback_urls,
-                logout_urls=callback_urls,
-            )
-            if callback_urls
-            else None,
         )
+
+
+def public_client(
+    scope: Construct,
+    construct_id: str,
+    *,
+    user_pool: cognito.IUserPool,
+    callback_urls: list[str],
+    refresh_token_validity: Duration,
+) -> cognito.UserPoolClient:
+    """A public app client (no secret): SRP and, given callback URLs, code grant + PKCE.
+
+    ID and access tokens last one hour; refresh tokens ``refresh_token_validity``.
+    The logout URLs are the callback URLs.
+    """
+    return cognito.UserPoolClient(
+        scope,
+        construct_id,
+        user_pool=user_pool,
+        generate_secret=False,
+        auth_flows=cognito.AuthFlow(user_srp=True),
+        prevent_user_existence_errors=True,
+        enable_token_revocation=True,
+        access_token_validity=Duration.hours(1),
+        id_token_validity=Duration.hours(1),
+        refresh_token_validity=refresh_token_validity,
+        # Without callback URLs there is no page to return to: the hosted
+        # login is switched off rather than pointed at CDK's example.com.
+        disable_o_auth=not callback_urls,
+        o_auth=cognito.OAuthSettings(
+            flows=cognito.OAuthFlows(authorization_code_grant=True),
+            scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
+            callback_urls=callback_urls,
+            logout_urls=callback_urls,
+        )
+        if callback_urls
+        else None,
+    )

@@ -159,6 +159,122 @@ ACKNOWLEDGEMENTS += tuple(
     )
 )
 
+_DEPLOYMENT = "*-Web/Custom::CDKBucketDeployment*"
+"""CDK's BucketDeployment provider (a singleton Lambda per stack)."""
+_SDK_CALLS = "*-Web/AWS679f53fac002430cb0da5b7982bd2287"
+"""CDK's AwsCustomResource provider (a singleton Lambda per stack)."""
+_CDK_PROVIDERS_WHY = (
+    "CDK's own custom-resource provider, invoked only by AWS CloudFormation during a "
+    "deployment of this stack"
+)
+
+ACKNOWLEDGEMENTS += (
+    NagAcknowledgement(
+        path="*-Web/Site/Distribution/Resource",
+        rule_id="AwsSolutions-CFR1",
+        reason=(
+            "The quick-test page serves a team's own members wherever they are, and only "
+            "after Cognito sign-in; AWS CloudFront geo restriction is a per-country "
+            "allow/deny list with no country this project could choose for every team"
+        ),
+    ),
+    NagAcknowledgement(
+        path="*-Web/Site/Distribution/Resource",
+        rule_id="AwsSolutions-CFR2",
+        reason=(
+            "AWS WAF web ACLs for CloudFront must be created in us-east-1 (scope "
+            "CLOUDFRONT, https://docs.aws.amazon.com/waf/latest/developerguide/"
+            "how-aws-waf-works-resources.html), which this regional stack cannot; /v1/* "
+            "reaches the API stage, which carries the stage's regional web ACL when "
+            "waf_enabled, and the static page needs no rules"
+        ),
+    ),
+    NagAcknowledgement(
+        path="*-Web/Site/Distribution/Resource",
+        rule_id="AwsSolutions-CFR4",
+        reason=(
+            "The distribution uses CloudFront's default *.cloudfront.net certificate, for "
+            "which AWS CloudFront fixes the viewer security policy (TLSv1); a minimum "
+            "protocol version can only be set with a custom domain and ACM certificate "
+            "(https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/"
+            "secure-connections-supported-viewer-protocols-ciphers.html)"
+        ),
+    ),
+    *(
+        NagAcknowledgement(
+            path=f"{provider}/ServiceRole/Resource",
+            rule_id=(
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                "service-role/AWSLambdaBasicExecutionRole]"
+            ),
+            reason=(
+                f"{_CDK_PROVIDERS_WHY}; the AWS managed policy grants only CloudWatch Logs "
+                "writes, and CDK attaches it to the provider's role itself"
+            ),
+        )
+        for provider in (_DEPLOYMENT, _SDK_CALLS)
+    ),
+    *(
+        NagAcknowledgement(
+            path=f"{_DEPLOYMENT}/ServiceRole/DefaultPolicy/Resource",
+            rule_id=f"AwsSolutions-IAM5[{finding}]",
+            reason=(
+                "CDK's BucketDeployment grants itself read of the CDK bootstrap assets "
+                "bucket and read/write/delete of this stack's site bucket, with the action "
+                "groups of CDK's grantRead/grantReadWrite; the resources are those two "
+                "buckets only, and AWS S3 object ARNs can name a bucket's objects only "
+                "with a wildcard"
+            ),
+        )
+        for finding in (
+            "Action::s3:GetBucket*",
+            "Action::s3:GetObject*",
+            "Action::s3:List*",
+            "Action::s3:Abort*",
+            "Action::s3:DeleteObject*",
+            "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-"
+            "<AWS::Region>/*",
+            "Resource::<SiteBucket978D4AEB.Arn>/*",
+        )
+    ),
+    *(
+        NagAcknowledgement(
+            path=f"{_DEPLOYMENT}/Resource",
+            rule_id=rule,
+            reason=(
+                f"{_CDK_PROVIDERS_WHY}; its runtime is fixed by aws-cdk-lib (the Python "
+                "version its bundled AWS CLI layer supports) and moves when aws-cdk-lib is "
+                "upgraded"
+            ),
+        )
+        for rule in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion")
+    ),
+    *(
+        NagAcknowledgement(
+            path=f"{provider}/Resource",
+            rule_id="Serverless-LambdaDLQ",
+            reason=(
+                f"{_CDK_PROVIDERS_WHY}; AWS CloudFormation waits for each custom resource's "
+                "answer and fails and rolls back the deployment when none comes, so a "
+                "dead-letter queue would keep an event nobody can replay"
+            ),
+        )
+        for provider in (_DEPLOYMENT, _SDK_CALLS)
+    ),
+    *(
+        NagAcknowledgement(
+            path=f"{provider}/Resource",
+            rule_id="Serverless-LambdaTracing",
+            reason=(
+                f"{_CDK_PROVIDERS_WHY}; CDK exposes no tracing setting for these singleton "
+                "functions, and their runs are logged to CloudWatch Logs with the stage's "
+                "retention"
+            ),
+        )
+        for provider in (_DEPLOYMENT, _SDK_CALLS)
+    ),
+)
+
 """Acknowledged findings, each with the AWS constraint that forces it.
 
 ``{stage}`` in a rule id stands for the stage of the stack the path is in

@@ -11,7 +11,9 @@ Creates
   documents; Rekognition writes evaluation output under
   :data:`REKOGNITION_OUTPUT_PREFIX`;
 * ``uploads``: photos the phone PUTs through presigned URLs; objects expire
-  after ``upload_retention_days`` and CORS admits only the stage's web origins;
+  after ``upload_retention_days``. Its CORS rules (browsers' PUTs) belong to
+  ``<Stage>-Web`` (:class:`stacks.web.UploadsCors`), the only stack that
+  knows the page's CloudFront domain;
 * ``archive``: device logs and telemetry (date-partitioned by the IoT
   ingestion), moving to colder storage classes as it ages.
 
@@ -49,7 +51,7 @@ class Storage(Construct):
 
     :ivar access_logs: server access log bucket.
     :ivar training: training-data bucket (Rekognition may read it).
-    :ivar uploads: phone uploads bucket (short lifecycle, CORS).
+    :ivar uploads: phone uploads bucket (short lifecycle).
     :ivar archive: device log and telemetry archive.
     """
 
@@ -60,7 +62,6 @@ class Storage(Construct):
         *,
         retain_data: bool,
         upload_retention_days: int,
-        allowed_web_origins: list[str],
         access_log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -69,7 +70,7 @@ class Storage(Construct):
 
         self.access_logs = self._build_access_log_bucket(access_log_retention_days)
         self.training = self._build_training_bucket()
-        self.uploads = self._build_uploads_bucket(upload_retention_days, allowed_web_origins)
+        self.uploads = self._build_uploads_bucket(upload_retention_days)
         self.archive = self._build_archive_bucket()
 
     def _bucket(
@@ -149,23 +150,10 @@ class Storage(Construct):
         )
         return bucket
 
-    def _build_uploads_bucket(self, retention_days: int, origins: list[str]) -> s3.Bucket:
-        cors = (
-            [
-                s3.CorsRule(
-                    allowed_methods=[s3.HttpMethods.PUT],
-                    allowed_origins=origins,
-                    allowed_headers=["content-type", "content-length", "x-amz-*"],
-                    max_age=3000,
-                )
-            ]
-            if origins
-            else None
-        )
+    def _build_uploads_bucket(self, retention_days: int) -> s3.Bucket:
         return self._bucket(
             "Uploads",
             logs=self.access_logs,
-            cors=cors,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-uploads",

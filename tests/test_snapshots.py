@@ -2,8 +2,9 @@
 
 A snapshot shows, in review, every change a code edit makes to a template.
 What churns without meaning is masked: asset object keys (a hash of the
-asset's content) and the CDKMetadata resource (a compressed list of the
-constructs used, which changes with every CDK release). Refresh with
+asset's content: Lambda code, the quick-test page's build) and the
+CDKMetadata resource (a compressed list of the constructs used, which
+changes with every CDK release). Refresh with
 ``make snapshot-update`` in the same change that explains why.
 
 Fine-grained assertions in the other test modules guard what matters; a
@@ -21,8 +22,13 @@ from syrupy.matchers import path_type
 
 from tests.conftest import Synth
 
-MASK_ASSET_KEYS = path_type(mapping={r"^(.*)\.S3Key$": (str,)}, regex=True)
-STACKS = ("Dev-Data", "Prod-Data", "Dev-Service", "Prod-Service")
+# Lambda code and the page's build are named by their content's hash.
+MASK_ASSET_KEYS = path_type(
+    mapping={r"^(.*)\.S3Key$": (str,), r"^(.*)\.SourceObjectKeys\.\d+$": (str,)}, regex=True
+)
+STACKS = tuple(
+    f"{stage}-{kind}" for kind in ("Data", "Service", "Web") for stage in ("Dev", "Prod")
+)
 
 
 @pytest.fixture
