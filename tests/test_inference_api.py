@@ -468,9 +468,9 @@ def test_cors_headers_only_for_the_configured_origin(api: Api, cors_handler: Any
         assert response["statusCode"] == 200
         return {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
 
-    assert (
-        get("https://app.example.com")["Access-Control-Allow-Origin"] == "https://app.example.com"
-    )
+    allowed = get("https://app.example.com")
+    assert allowed["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert allowed["Access-Control-Expose-Headers"] == "Retry-After"
     assert "Access-Control-Allow-Origin" not in get("https://evil.example.net")
 
 

@@ -45,6 +45,8 @@ app = APIGatewayRestResolver(
         allow_origin=_ORIGINS[0],
         extra_origins=_ORIGINS[1:],
         allow_headers=["Authorization", "Content-Type"],
+        # A page on another origin (the local preview) must read the delay of a 503/429.
+        expose_headers=["Retry-After"],
         max_age=3600,
     )
     if _ORIGINS
