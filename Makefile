@@ -62,7 +62,7 @@ preview-offline: setup web ## Serve the page on localhost:5173 with recorded res
 	python -m tools.web_preview --offline
 
 screenshots: setup web ## Refresh docs/screenshots/ (the README's) from the browser tests
-	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots pytest -q tests/test_web_page.py -k "mode or japanese"
+	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots pytest -q tests/test_web_page.py -k "labels_mode or face_search or face_analysis or japanese"
 
 bench: setup ## Benchmarks (print figures): cost simulator per stage, API handler overhead
 	python -m tools.cost bench --stage dev
