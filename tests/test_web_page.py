@@ -329,12 +329,65 @@ def test_face_search_names_the_person_and_says_only_the_largest_face_was_searche
     expect(page.get_by_label("Confidence threshold")).to_be_hidden()
     choose(page, jpeg(1200, 1600))
 
-    assert results(page) == ["hanako (98.2% similar) 98.2%", "taro (81.5% similar) 81.5%"]
+    assert results(page) == ["hanako 98.2%", "taro 81.5%"]
     expect(page.locator("#results-note")).to_have_text(
         "Only the largest face in the photo was searched."
     )
-    expect(page.get_by_role("img", name="hanako")).to_be_visible()
+    expect(page.get_by_role("img", name="hanako (98.2% similar)")).to_be_visible()
     screenshot(page, "face-search")
+
+
+@pytest.mark.parametrize(
+    ("answer_body", "expected"),
+    [
+        ({"searched_face": None, "matches": []}, ["No face was found in the photo."]),
+        (
+            {"searched_face": {"bounding_box": None, "confidence": 99.0}, "matches": []},
+            ["The face is not in the collection."],
+        ),
+        (
+            {
+                "searched_face": {"bounding_box": None, "confidence": 99.0},
+                "matches": [{"person_id": None, "face_id": "f-9", "similarity": 91.0}],
+            },
+            ["A registered face without a name (f-9) 91.0%"],
+        ),
+    ],
+    ids=["no-face", "not-enrolled", "face-without-person"],
+)
+def test_face_search_says_when_there_is_no_one_to_name(
+    page: Page, server: PreviewServer, answer_body: dict[str, Any], expected: list[str]
+) -> None:
+    body = {"note": "only the largest face", **answer_body}
+    page.route(
+        "**/v1/faces/search",
+        lambda route: route.fulfill(
+            status=200, content_type="application/json", body=json.dumps(body)
+        ),
+    )
+    sign_in(page, server)
+    pick_mode(page, "Who is this? (face search)")
+    choose(page, jpeg(800, 600))
+    assert results(page) == expected
+
+
+def test_expired_session_is_renewed_with_the_refresh_token(
+    page: Page, server: PreviewServer
+) -> None:
+    sign_in(page, server)
+    page.evaluate(
+        """() => {
+          for (const key of Object.keys(sessionStorage).filter((k) => k.startsWith('oidc.user:'))) {
+            const user = JSON.parse(sessionStorage.getItem(key));
+            user.expires_at = Math.floor(Date.now() / 1000) - 60;
+            sessionStorage.setItem(key, JSON.stringify(user));
+          }
+        }"""
+    )
+    choose(page, jpeg(800, 600))
+    assert results(page) == ["qr_code 96.4%"]
+    grants = [body for _, path, body in server.requests if path.endswith("/oauth2/token")]
+    assert grants == [{"grant_type": "authorization_code"}, {"grant_type": "refresh_token"}]
 
 
 def test_face_analysis_shows_age_range_and_emotions(page: Page, server: PreviewServer) -> None:

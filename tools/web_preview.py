@@ -119,7 +119,7 @@ class PreviewServer:
     uploads: dict[str, bytes] = field(default_factory=dict)
     """Offline: bytes of every presigned PUT, by S3 key."""
     requests: list[tuple[str, str, dict[str, Any] | None]] = field(default_factory=list)
-    """Offline: (method, path, JSON body) of every API call, in order."""
+    """Offline: (method, path, JSON body) of every API call and token grant, in order."""
 
     def __post_init__(self) -> None:
         self._httpd = ThreadingHTTPServer(("localhost", self.port), _handler_for(self))
@@ -206,6 +206,8 @@ def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
             path = urlsplit(self.path).path
             body = self._body()
             if server.offline and path == "/_offline/cognito/oauth2/token":
+                form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+                server.requests.append(("POST", path, {"grant_type": form.get("grant_type")}))
                 self._token()
             elif server.offline and path.startswith("/v1/"):
                 try:

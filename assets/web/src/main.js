@@ -195,7 +195,12 @@ function renderSearch(body) {
     return;
   }
   const best = body.matches[0];
-  const name = best ? best.person_id ?? t("unknownPerson", { face: best.face_id }) : t("noMatch");
+  const name = best
+    ? t("personMatch", {
+        person: best.person_id ?? t("unknownPerson", { face: best.face_id }),
+        similarity: percent(best.similarity),
+      })
+    : t("noMatch");
   addBox(body.searched_face.bounding_box, name, "face");
   if (!best) {
     $("result-list").append(Object.assign(document.createElement("li"), { textContent: t("noMatch") }));
@@ -203,7 +208,7 @@ function renderSearch(body) {
   }
   for (const match of body.matches) {
     const person = match.person_id ?? t("unknownPerson", { face: match.face_id });
-    $("result-list").append(bar(t("personMatch", { person, similarity: percent(match.similarity) }), match.similarity));
+    $("result-list").append(bar(person, match.similarity));
   }
 }
 
