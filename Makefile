@@ -64,12 +64,14 @@ preview-offline: setup web ## Serve the page on localhost:5173 with recorded res
 screenshots: setup web ## Refresh docs/screenshots/ (the README's) from the browser tests
 	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots pytest -q tests/test_web_page.py -k "labels_mode or face_search or face_analysis or japanese"
 
-bench: setup ## Benchmarks (print figures): cost simulator per stage, API handler overhead
+bench: setup web ## Benchmarks (print figures): cost simulator per stage, API handler overhead, page photo preparation
 	python -m tools.cost bench --stage dev
 	@echo
 	python -m tools.cost bench --stage prod
 	@echo
 	python -m tools.bench_api
+	@echo
+	python -m tools.bench_page
 
 traces: setup ## Regenerate assets/traces/ (seeded, deterministic)
 	python -m tools.make_traces
