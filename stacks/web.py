@@ -44,6 +44,10 @@ API_PATH_PATTERN = "/v1/*"
 
 UPLOAD_CORS_MAX_AGE_SECONDS = 3000
 
+NO_CLOUDFRONT_LOGS_REGIONS = frozenset({"af-south-1", "ap-east-1", "eu-south-1", "me-south-1"})
+"""Regions whose buckets CloudFront standard logging cannot deliver to
+(https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/standard-logging-legacy-s3.html)."""
+
 
 class PageNotBuiltError(RuntimeError):
     """``assets/web/dist`` is missing: the page must be built before synth."""

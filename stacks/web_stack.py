@@ -13,11 +13,17 @@ from typing import Any
 from aws_cdk import Aws, CfnOutput, Stack
 from constructs import Construct
 
-from stacks.config import StageConfig
+from stacks.config import ConfigError, StageConfig
 from stacks.data_stack import DataStack
 from stacks.lambda_defaults import RETENTION
 from stacks.service_stack import ServiceStack
-from stacks.web import API_PATH_PATTERN, Login, Site, UploadsCors
+from stacks.web import (
+    API_PATH_PATTERN,
+    NO_CLOUDFRONT_LOGS_REGIONS,
+    Login,
+    Site,
+    UploadsCors,
+)
 
 
 class WebStack(Stack):
@@ -43,6 +49,12 @@ class WebStack(Stack):
             description=f"Phone image recognition, stage {config.name}: quick-test page",
             **kwargs,
         )
+        if config.region in NO_CLOUDFRONT_LOGS_REGIONS:
+            raise ConfigError(
+                f"stages.{config.name}.region: got {config.region!r}; the quick-test page's "
+                "CloudFront logs cannot be delivered to buckets there; use another region, "
+                "such as ap-southeast-1 or eu-central-1"
+            )
         retention = RETENTION[config.log_retention_days]
         user_pool = data.identity.user_pool
         self.site = Site(

@@ -11,6 +11,7 @@ import pytest
 
 from app import build_app
 from stacks import web
+from stacks.config import ConfigError
 from tests.conftest import Synth, cdk_json_context
 
 # AWS managed CloudFront policies (ids are fixed by AWS):
@@ -240,4 +241,12 @@ def test_missing_page_build_is_a_clear_error(
     monkeypatch.setattr(web, "PAGE_BUILD", tmp_path / "dist")
     app = cdk.App(context={**cdk_json_context(), "stage": "dev"}, outdir=str(tmp_path / "out"))
     with pytest.raises(web.PageNotBuiltError, match=r"run 'npm run build:web'"):
+        build_app(app)
+
+
+def test_region_cloudfront_cannot_log_to_is_a_config_error(tmp_path: Path) -> None:
+    context = cdk_json_context()
+    context["stages"]["dev"]["region"] = "ap-east-1"
+    app = cdk.App(context={**context, "stage": "dev"}, outdir=str(tmp_path))
+    with pytest.raises(ConfigError, match=r"stages\.dev\.region: got 'ap-east-1'"):
         build_app(app)
