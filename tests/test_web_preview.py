@@ -32,7 +32,7 @@ def test_stage_config_comes_from_the_three_stacks_outputs() -> None:
     cloudformation = boto3.client("cloudformation", region_name="ap-northeast-1")
     with Stubber(cloudformation) as stubber:
         for name, outputs in (
-            ("Dev-Data", {"UserPoolId": "ap-northeast-1_Abc"}),
+            ("Dev-Data", {"UserPoolId": "ap-northeast-1_Abc", "UploadsBucketName": "up-1"}),
             (
                 "Dev-Service",
                 {"ApiUrl": "https://x.execute-api.ap-northeast-1.amazonaws.com/dev/v1/"},
@@ -46,7 +46,7 @@ def test_stage_config_comes_from_the_three_stacks_outputs() -> None:
             ),
         ):
             stubber.add_response("describe_stacks", _stack(name, outputs), {"StackName": name})
-        config = stage_config("dev", cloudformation)
+        config, connect_sources = stage_config("dev", cloudformation)
 
     assert config == {
         "stage": "dev",
@@ -56,6 +56,18 @@ def test_stage_config_comes_from_the_three_stacks_outputs() -> None:
         "clientId": "client1",
         "logoutEndpoint": "https://imgrec-dev-1.auth.ap-northeast-1.amazoncognito.com/logout",
     }
+    assert connect_sources == [
+        "https://up-1.s3.ap-northeast-1.amazonaws.com",
+        "https://up-1.s3.amazonaws.com",
+    ]
+    with PreviewServer(config=config, connect_sources=connect_sources) as server:
+        for origin in (
+            "https://x.execute-api.ap-northeast-1.amazonaws.com",
+            "https://cognito-idp.ap-northeast-1.amazonaws.com",
+            "https://imgrec-dev-1.auth.ap-northeast-1.amazoncognito.com",
+            "https://up-1.s3.amazonaws.com",
+        ):
+            assert origin in server.csp
 
 
 def test_stage_without_a_web_stack_is_a_clear_error() -> None:

@@ -34,7 +34,10 @@ def _photo(width: int, height: int, kind: str) -> bytes:
         image = Image.effect_noise((width, height), 80).convert("RGB")
     else:
         gradient = Image.linear_gradient("L").resize((width, height))
-        image = Image.merge("RGB", (gradient, gradient.rotate(90), gradient.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+        image = Image.merge(
+            "RGB",
+            (gradient, gradient.rotate(90), gradient.transpose(Image.Transpose.FLIP_LEFT_RIGHT)),
+        )
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=92)
     return buffer.getvalue()

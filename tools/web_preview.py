@@ -72,9 +72,11 @@ def offline_config(origin: str) -> dict[str, Any]:
     }
 
 
-def stage_config(stage: str, cloudformation: Any) -> dict[str, Any]:
+def stage_config(stage: str, cloudformation: Any) -> tuple[dict[str, Any], list[str]]:
     """``config.json`` for a deployed stage, from its stacks' outputs.
 
+    :returns: the config and the origins besides its own the page must reach
+        (the uploads bucket's, for presigned PUTs), for the CSP.
     :raises PreviewError: when a stack or output is missing.
     """
     from tools.models.lifecycle import ToolError, stack_outputs
@@ -84,7 +86,7 @@ def stage_config(stage: str, cloudformation: Any) -> dict[str, Any]:
         service = stack_outputs(cloudformation, stage, "Service")
         web = stack_outputs(cloudformation, stage, "Web")
         region = cloudformation.meta.region_name
-        return {
+        config = {
             "stage": stage,
             "region": region,
             "apiBase": service["ApiUrl"].rstrip("/"),
@@ -92,10 +94,13 @@ def stage_config(stage: str, cloudformation: Any) -> dict[str, Any]:
             "clientId": web["WebClientId"],
             "logoutEndpoint": f"{web['LoginUrl'].rstrip('/')}/logout",
         }
+        bucket = data["UploadsBucketName"]
     except ToolError as exc:
         raise PreviewError(str(exc)) from None
     except KeyError as exc:
         raise PreviewError(f"stage {stage!r} lacks stack output {exc}; redeploy it") from None
+    uploads = [f"https://{bucket}.s3.{region}.amazonaws.com", f"https://{bucket}.s3.amazonaws.com"]
+    return config, uploads
 
 
 def _origin(url: str) -> str | None:
@@ -110,7 +115,7 @@ class PreviewServer:
     :param config: ``config.json`` to serve; ``None`` for the offline one.
     :param port: TCP port on 127.0.0.1 (0: any free port).
     :param connect_sources: extra CSP ``connect-src`` origins (besides the
-        config's API and Cognito).
+        config's API, Cognito and login domain).
     """
 
     config: dict[str, Any] | None = None
@@ -127,7 +132,7 @@ class PreviewServer:
         self.origin = f"http://127.0.0.1:{self.port}"
         self.offline = self.config is None
         config = self.config or {}
-        extra = [_origin(config.get("apiBase", "")), _origin(config.get("authority", ""))]
+        extra = [_origin(config.get(key, "")) for key in ("apiBase", "authority", "logoutEndpoint")]
         self.csp = content_security_policy(
             [o for o in dict.fromkeys([*extra, *self.connect_sources]) if o],
             upgrade_insecure=False,
@@ -330,12 +335,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     try:
-        config = None
+        config: dict[str, Any] | None = None
+        connect_sources: list[str] = []
         if args.stage:
             import boto3
 
-            config = stage_config(args.stage, boto3.client("cloudformation"))
-        with PreviewServer(config=config, port=args.port) as server:
+            config, connect_sources = stage_config(args.stage, boto3.client("cloudformation"))
+        with PreviewServer(
+            config=config, port=args.port, connect_sources=connect_sources
+        ) as server:
             mode = "OFFLINE (recorded responses)" if server.offline else f"stage {args.stage}"
             print(f"Quick-test page, {mode}: http://localhost:{server.port}/  (Ctrl-C stops)")
             if not server.offline:
