@@ -286,6 +286,21 @@ def test_sign_in_uses_cognito_code_flow_with_pkce(browser: Browser) -> None:
     assert violations == []
 
 
+def test_missing_config_says_so(page: Page, server: PreviewServer) -> None:
+    page.route("**/config.json", lambda route: route.fulfill(status=404, body="not found"))
+    page.goto(server.origin + "/")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "This page has no configuration (config.json): HTTP 404"
+    )
+
+
+def test_a_refused_sign_in_is_explained(page: Page, server: PreviewServer) -> None:
+    page.goto(server.origin + "/?error=access_denied&error_description=User+is+disabled.")
+    expect(page.get_by_text("Sign-in did not complete: User is disabled.")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert "error=" not in page.url
+
+
 # --- the three modes end to end ------------------------------------------------------
 
 
