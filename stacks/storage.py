@@ -46,6 +46,22 @@ Source: "Accessing external Amazon S3 Buckets" in the Custom Labels guide
 """
 
 
+def private_bucket(scope: Construct, construct_id: str, **props: object) -> s3.Bucket:
+    """A bucket that blocks public access, refuses plain HTTP and TLS < 1.2, SSE-S3.
+
+    :param props: further ``s3.Bucket`` properties (ownership, lifecycle, logging...).
+    """
+    return s3.Bucket(
+        scope,
+        construct_id,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        enforce_ssl=True,
+        minimum_tls_version=1.2,
+        **props,  # type: ignore[arg-type]
+    )
+
+
 class Storage(Construct):
     """The project's buckets.
 
@@ -76,12 +92,8 @@ class Storage(Construct):
     def _bucket(
         self, construct_id: str, *, logs: s3.IBucket | None, **overrides: object
     ) -> s3.Bucket:
-        """A private, SSL-only, SSE-S3 bucket, logging to ``logs`` when given."""
+        """A :func:`private_bucket` owned by the bucket owner, logging to ``logs`` when given."""
         props: dict[str, object] = {
-            "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
-            "encryption": s3.BucketEncryption.S3_MANAGED,
-            "enforce_ssl": True,
-            "minimum_tls_version": 1.2,
             "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             "removal_policy": self._removal,
             "auto_delete_objects": self._auto_delete,
@@ -90,7 +102,7 @@ class Storage(Construct):
             props["server_access_logs_bucket"] = logs
             props["server_access_logs_prefix"] = f"{construct_id.lower()}/"
         props.update(overrides)
-        return s3.Bucket(self, construct_id, **props)  # type: ignore[arg-type]
+        return private_bucket(self, construct_id, **props)
 
     def _build_access_log_bucket(self, retention_days: int) -> s3.Bucket:
         return self._bucket(

@@ -19,7 +19,6 @@ Three constructs, composed by :class:`stacks.web_stack.WebStack`:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
@@ -34,6 +33,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from stacks.identity import public_client
+from stacks.storage import private_bucket
 from stacks.web_headers import content_security_policy
 
 PAGE_BUILD = Path(__file__).resolve().parent.parent / "assets" / "web" / "dist"
@@ -51,19 +51,6 @@ NO_CLOUDFRONT_LOGS_REGIONS = frozenset({"af-south-1", "ap-east-1", "eu-south-1",
 
 class PageNotBuiltError(RuntimeError):
     """``assets/web/dist`` is missing: the page must be built before synth."""
-
-
-def _private_bucket(scope: Construct, construct_id: str, **props: Any) -> s3.Bucket:
-    """A bucket that blocks public access, refuses plain HTTP and TLS < 1.2, SSE-S3."""
-    return s3.Bucket(
-        scope,
-        construct_id,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        encryption=s3.BucketEncryption.S3_MANAGED,
-        enforce_ssl=True,
-        minimum_tls_version=1.2,
-        **props,
-    )
 
 
 class Site(Construct):
@@ -97,7 +84,7 @@ class Site(Construct):
         # CloudFront standard logging writes with object ACLs, so this bucket
         # keeps ACLs enabled for the bucket owner (BucketOwnerPreferred):
         # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/standard-logging-legacy-s3.html
-        self.log_bucket = _private_bucket(
+        self.log_bucket = private_bucket(
             self,
             "Logs",
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
@@ -108,7 +95,7 @@ class Site(Construct):
             removal_policy=RemovalPolicy.RETAIN if retain_logs else RemovalPolicy.DESTROY,
             auto_delete_objects=not retain_logs,
         )
-        self.bucket = _private_bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,

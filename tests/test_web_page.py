@@ -180,6 +180,26 @@ def answer(
     )
 
 
+def fail_first_labels_call(
+    page: Page, status: int, error: dict[str, Any], headers: dict[str, str]
+) -> list[str]:
+    """Answer the first POST /v1/labels with an error, later ones as recorded.
+
+    :returns: the URLs of the labels calls, as they happen.
+    """
+    calls: list[str] = []
+
+    def labels(route: Route) -> None:
+        calls.append(route.request.url)
+        if len(calls) == 1:
+            answer(route, status, error, headers)
+        else:
+            route.fallback()
+
+    page.route("**/v1/labels", labels)
+    return calls
+
+
 # --- sign-in -------------------------------------------------------------------
 
 
@@ -248,7 +268,7 @@ def test_sign_in_uses_cognito_code_flow_with_pkce(browser: Browser) -> None:
         seen["logout"] = {k: v[0] for k, v in parse_qs(urlsplit(route.request.url).query).items()}
         route.fulfill(status=302, headers={"Location": seen["logout"]["logout_uri"]})
 
-    with PreviewServer(config=config, connect_sources=[login]) as server:
+    with PreviewServer(config=config) as server:
         page = _new_page(browser)
         page.route(
             f"{authority}/.well-known/openid-configuration",
@@ -520,18 +540,9 @@ def test_photos_breaking_a_limit_are_refused_before_upload(
 def test_model_starting_counts_down_from_retry_after_and_retries_by_itself(
     page: Page, server: PreviewServer
 ) -> None:
-    calls: list[str] = []
-
-    def labels(route: Route) -> None:
-        calls.append(route.request.url)
-        if len(calls) == 1:
-            answer(
-                route, 503, {"code": "model_starting", "message": "starting"}, {"Retry-After": "3"}
-            )
-        else:
-            route.fallback()
-
-    page.route("**/v1/labels", labels)
+    calls = fail_first_labels_call(
+        page, 503, {"code": "model_starting", "message": "starting"}, {"Retry-After": "3"}
+    )
     sign_in(page, server)
     choose(page, jpeg(800, 600))
     expect(page.get_by_role("alert")).to_contain_text("The model is starting")
@@ -598,16 +609,9 @@ def test_error_answers_become_states_a_person_understands(
 
 
 def test_throttled_request_waits_and_retries(page: Page, server: PreviewServer) -> None:
-    calls: list[int] = []
-
-    def labels(route: Route) -> None:
-        calls.append(1)
-        if len(calls) == 1:
-            answer(route, 429, {"code": "throttled", "message": "slow down"}, {"Retry-After": "1"})
-        else:
-            route.fallback()
-
-    page.route("**/v1/labels", labels)
+    calls = fail_first_labels_call(
+        page, 429, {"code": "throttled", "message": "slow down"}, {"Retry-After": "1"}
+    )
     sign_in(page, server)
     choose(page, jpeg(800, 600))
     expect(page.get_by_role("alert")).to_contain_text("Too many requests")

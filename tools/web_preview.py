@@ -47,6 +47,9 @@ RECORDED = ROOT / "assets" / "web" / "recorded"
 DEFAULT_PORT = 5173
 OFFLINE_USER = {"sub": "00000000-0000-4000-8000-000000000000", "email": "preview@example.com"}
 OFFLINE_SIGNING_KEY = "offline-preview-signing-key-not-a-secret"
+OFFLINE_COGNITO = "/_offline/cognito"
+"""Path under which the offline server plays Cognito (discovery, authorize, token, logout)."""
+OFFLINE_CLIENT_ID = "offline-preview"
 RECORDED_ROUTES = {
     "/v1/labels": "labels.json",
     "/v1/faces/search": "faces-search.json",
@@ -66,9 +69,9 @@ def offline_config(origin: str) -> dict[str, Any]:
         "offline": True,
         "region": "local",
         "apiBase": "/v1",
-        "authority": f"{origin}/_offline/cognito",
-        "clientId": "offline-preview",
-        "logoutEndpoint": f"{origin}/_offline/cognito/logout",
+        "authority": f"{origin}{OFFLINE_COGNITO}",
+        "clientId": OFFLINE_CLIENT_ID,
+        "logoutEndpoint": f"{origin}{OFFLINE_COGNITO}/logout",
     }
 
 
@@ -123,6 +126,8 @@ class PreviewServer:
     connect_sources: list[str] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     """Offline: bytes of every presigned PUT, by S3 key."""
+    verbose: bool = False
+    """Log every request (a stage preview always logs)."""
     requests: list[tuple[str, str, dict[str, Any] | None]] = field(default_factory=list)
     """Offline: (method, path, JSON body) of every API call and token grant, in order."""
 
@@ -155,7 +160,7 @@ def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def log_message(self, format: str, *args: Any) -> None:
-            if not server.offline or "--verbose" in sys.argv:
+            if not server.offline or server.verbose:
                 super().log_message(format, *args)
 
         # --- responses ------------------------------------------------------
@@ -200,8 +205,8 @@ def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
             path = urlsplit(self.path).path
             if path == "/config.json":
                 self._json(200, self._config())
-            elif server.offline and path.startswith("/_offline/cognito/"):
-                self._cognito_get(path.removeprefix("/_offline/cognito"))
+            elif server.offline and path.startswith(f"{OFFLINE_COGNITO}/"):
+                self._cognito_get(path.removeprefix(OFFLINE_COGNITO))
             elif server.offline and path.startswith("/v1/"):
                 self._api("GET", path, None)
             else:
@@ -210,7 +215,7 @@ def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             path = urlsplit(self.path).path
             body = self._body()
-            if server.offline and path == "/_offline/cognito/oauth2/token":
+            if server.offline and path == f"{OFFLINE_COGNITO}/oauth2/token":
                 form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
                 server.requests.append(("POST", path, {"grant_type": form.get("grant_type")}))
                 self._token()
@@ -274,7 +279,7 @@ def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
             claims = {
                 **OFFLINE_USER,
                 "iss": issuer,
-                "aud": "offline-preview",
+                "aud": OFFLINE_CLIENT_ID,
                 "token_use": "id",
                 "iat": now,
                 "exp": now + 3600,
@@ -342,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
 
             config, connect_sources = stage_config(args.stage, boto3.client("cloudformation"))
         with PreviewServer(
-            config=config, port=args.port, connect_sources=connect_sources
+            config=config, port=args.port, connect_sources=connect_sources, verbose=args.verbose
         ) as server:
             mode = "OFFLINE (recorded responses)" if server.offline else f"stage {args.stage}"
             print(f"Quick-test page, {mode}: http://localhost:{server.port}/  (Ctrl-C stops)")
