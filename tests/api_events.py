@@ -73,3 +73,8 @@ class LambdaContext:
     memory_limit_in_mb: int = 1024
     invoked_function_arn: str = "arn:aws:lambda:ap-northeast-1:123456789012:function:inference-api"
     aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+    remaining_ms: int = 28_000
+    """What Lambda's ``get_remaining_time_in_millis`` answers (the function's timeout is 28 s)."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms

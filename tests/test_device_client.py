@@ -164,7 +164,7 @@ class FakeApi(BaseHTTPRequestHandler):
         else:
             self.send_response(200)
             payload = {
-                "project_version_arn": "arn:v1",
+                "model_version": "qr-v1",
                 "labels": [{"name": "with_qr", "confidence": 97.0, "bounding_box": None}],
             }
         data = json.dumps(payload).encode()
@@ -221,7 +221,7 @@ def test_photo_is_recognised_through_the_api_and_published(
             "devices/phone-1/events",
             {
                 "type": "inference",
-                "model": "arn:v1",
+                "model": "qr-v1",
                 "labels": [{"name": "with_qr", "confidence": 97.0}],
                 "photo": "shelf.jpg",
             },

@@ -79,7 +79,9 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
         clients = service.Clients(rekognition, s3, dynamodb)
         monkeypatch.setattr(handler, "settings", lambda: SETTINGS)
         monkeypatch.setattr(handler, "clients", lambda: clients)
-        monkeypatch.setattr(handler, "STATE", service.State())
+        monkeypatch.setattr(
+            handler, "STATE", service.State(on_usage_write_failure=handler.usage_write_failed)
+        )
         with Stubber(rekognition) as stubber:
             yield Api(stubber, clients)
             stubber.assert_no_pending_responses()
@@ -116,7 +118,7 @@ def test_labels_from_bytes_sorted_with_boxes_and_usage_recorded(api: Api) -> Non
     )
 
     assert status == 200
-    assert body["project_version_arn"] == VERSION
+    assert body["model_version"] == "v1"
     assert [label["name"] for label in body["labels"]] == ["with_qr", "without_qr"]
     assert body["labels"][0]["bounding_box"] == {
         "left": 0.1,
@@ -251,17 +253,18 @@ def test_models_lists_versions_and_marks_the_active_one(api: Api) -> None:
                 {"ProjectVersionArn": other, "Status": "STOPPED"},
             ]
         },
-        {"ProjectArn": PROJECT},
+        {"ProjectArn": PROJECT, "MaxResults": 100},
     )
 
     status, body, _ = api.call(rest_event("GET", "/v1/models", content_type=None))
 
     assert status == 200
-    assert body["active_project_version_arn"] == VERSION
-    assert [(v["status"], v["active"]) for v in body["versions"]] == [
-        ("RUNNING", True),
-        ("STOPPED", False),
+    assert body["active_model_version"] == "v1"
+    assert [(v["model_version"], v["status"], v["active"]) for v in body["versions"]] == [
+        ("v1", "RUNNING", True),
+        ("v0", "STOPPED", False),
     ]
+    assert "arn:" not in json.dumps(body)  # no account id for a phone user
 
 
 # --- model state ---------------------------------------------------------------
@@ -331,13 +334,15 @@ def test_no_promoted_model_is_409_with_what_to_do(api: Api) -> None:
         ("ProvisionedThroughputExceededException", 429, "throttled"),
         ("InvalidImageFormatException", 400, "invalid_image"),
         ("AccessDeniedException", 502, "upstream_access_denied"),
-        ("InternalServerError", 502, "upstream_error"),
+        ("InternalServerError", 503, "upstream_unavailable"),
     ],
 )
 def test_rekognition_errors_are_mapped(api: Api, aws_code: str, status: int, code: str) -> None:
     api.promote()
     api.stubber.add_client_error(
-        "detect_custom_labels", service_error_code=aws_code, http_status_code=400
+        "detect_custom_labels",
+        service_error_code=aws_code,
+        http_status_code=500 if aws_code == "InternalServerError" else 400,
     )
 
     got_status, body, headers = api.call(
@@ -346,7 +351,7 @@ def test_rekognition_errors_are_mapped(api: Api, aws_code: str, status: int, cod
 
     assert (got_status, body["error"]["code"]) == (status, code)
     assert aws_code not in body["error"]["message"] or status == 400  # causes are logged, not sent
-    if status == 429:
+    if status in (429, 503):
         assert "Retry-After" in headers
 
 

@@ -9,7 +9,7 @@ no network, or a crash; the next command (or ``flush``) sends what waits.
 Payloads (JSON; the topic rule adds ``device_id``, ``timestamp``, ``kind``)::
 
     devices/<thing>/events     {"type": "log", "level": "info", "message": "..."}
-                               {"type": "inference", "model": "<version arn>",
+                               {"type": "inference", "model": "<model version>",
                                 "labels": [{"name": "with_qr", "confidence": 97.1}]}
     devices/<thing>/telemetry  {"metrics": {"temperature_c": 21.5, "battery_pct": 80}}
 
@@ -197,7 +197,7 @@ def recognise(photo: Path, api: str, token: str, min_confidence: float | None) -
         ) from None
     return event(
         "inference",
-        model=answer.get("project_version_arn"),
+        model=answer.get("model_version"),
         labels=[
             {"name": x["name"], "confidence": x["confidence"]} for x in answer.get("labels", [])
         ],

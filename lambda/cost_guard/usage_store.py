@@ -22,8 +22,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from cost_guard.policy import Usage
-
-ACTIVE_POINTER_KEY = "active"
+from cost_guard.table import ACTIVE_POINTER_KEY as ACTIVE_POINTER_KEY
 
 
 def _time(item: dict[str, Any], name: str) -> datetime | None:

@@ -1,47 +1,51 @@
 """Inference API: the routes the phone calls (API Gateway REST, Cognito-authorized).
 
 Routes (all under ``/v1``; bodies are JSON; errors are
-``{"error": {"code", "message", "field"}}``):
+``{"error": {"code", "message", "field"}}`` with the codes of
+:data:`inference_api.errors.CATALOGUE`):
 
 * ``POST /v1/uploads`` -> presigned S3 PUT under the caller's prefix.
 * ``POST /v1/labels`` -> DetectCustomLabels on the stage's active model.
 * ``POST /v1/faces/search`` -> SearchFacesByImage (largest face only, said so).
 * ``POST /v1/faces/analyze`` -> DetectFaces with all attributes.
-* ``GET /v1/models`` -> the project's versions and which is active.
+* ``GET /v1/models`` -> the project's versions by name and which is active.
 
 Limits (checked before AWS is called): API Gateway payload 10 MB, Lambda
 synchronous payload 6 MB (base64 adds a third, so about 4.5 MB of image),
 image limits in :mod:`imaging`.
+
+Every answer to an allowed origin carries CORS headers, errors and 500s
+included. X-Ray traces never hold a route's answer (presigned URLs, face
+attributes): response capture is off and only botocore is patched.
 """
+
+from __future__ import annotations
 
 import json
 import os
 from collections.abc import Mapping
 from functools import cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError
 
-from inference_api import service
-from inference_api.errors import ApiError
-from inference_api.models import FaceAnalyzeRequest, FaceSearchRequest, LabelsRequest, UploadRequest
+from inference_api import body, service
+from inference_api.errors import ApiError, from_aws
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from pydantic import BaseModel
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics()
 _ORIGINS = [o for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o]
-app = APIGatewayRestResolver(
-    enable_validation=True,
-    cors=CORSConfig(
+CORS = (
+    CORSConfig(
         allow_origin=_ORIGINS[0],
         extra_origins=_ORIGINS[1:],
         allow_headers=["Authorization", "Content-Type"],
@@ -50,9 +54,18 @@ app = APIGatewayRestResolver(
         max_age=3600,
     )
     if _ORIGINS
-    else None,
+    else None
 )
-STATE = service.State()
+app = APIGatewayRestResolver(cors=CORS)
+
+
+def usage_write_failed(error: ApiError) -> None:
+    """A model's last use could not be recorded: log it and count it; the answer stands."""
+    logger.warning("usage write failed", extra={"code": error.aws_code, "cause": error.cause})
+    metrics.add_metric(name="UsageWriteFailures", unit=MetricUnit.Count, value=1)
+
+
+STATE = service.State(on_usage_write_failure=usage_write_failed)
 
 
 @cache
@@ -71,14 +84,31 @@ def settings() -> service.Settings:
     )
 
 
-S3_CONFIG = Config(signature_version="s3v4", s3={"addressing_style": "virtual"})
+S3_CONFIG = service.BUDGETS["s3"].config(
+    signature_version="s3v4", s3={"addressing_style": "virtual"}
+)
 """SigV4 presigning, so Content-Type and Content-Length are signed headers."""
+
+
+class _Invocation:
+    """The running invocation's Lambda context (for the time it has left)."""
+
+    context: Any = None
+
+    @classmethod
+    def seconds_left(cls) -> float:
+        if cls.context is None:
+            return float("inf")
+        return float(cls.context.get_remaining_time_in_millis()) / 1000
 
 
 @cache
 def clients() -> service.Clients:
     return service.Clients(
-        boto3.client("rekognition"), boto3.client("s3", config=S3_CONFIG), boto3.client("dynamodb")
+        boto3.client("rekognition", config=service.BUDGETS["rekognition"].config()),
+        boto3.client("s3", config=S3_CONFIG),
+        boto3.client("dynamodb", config=service.BUDGETS["dynamodb"].config()),
+        time_left=_Invocation.seconds_left,
     )
 
 
@@ -92,56 +122,68 @@ def _user_id() -> str:
     return str(sub)
 
 
-def _content_type_error(event: Mapping[str, Any]) -> ApiError | None:
-    """A body that is not declared as JSON: 415 before any route runs."""
-    if event.get("httpMethod") != "POST":
-        return None
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    content_type = str(headers.get("content-type") or "")
-    if content_type.split(";")[0].strip().lower() == "application/json":
-        return None
-    return ApiError(
-        415,
-        "unsupported_media_type",
-        f"send the body as application/json, not {content_type or 'no content type'}",
-        "Content-Type",
-    )
+M = TypeVar("M", bound="BaseModel")
+
+
+def _body(model: type[M]) -> M:
+    event = app.current_event
+    return body.parse(event.raw_event, event.headers, model)
+
+
+def _models() -> Any:
+    from inference_api import models  # built when a body is first read
+
+    return models
 
 
 @app.post("/v1/uploads")
-@tracer.capture_method
-def create_upload(body: Annotated[UploadRequest, Body()]) -> dict[str, Any]:
+@tracer.capture_method(capture_response=False)
+def create_upload() -> dict[str, Any]:
+    user = _user_id()
+    request = _body(_models().UploadRequest)
     return service.presign_upload(
-        settings(), clients(), _user_id(), body.content_type, body.content_length
+        settings(), clients(), user, request.content_type, request.content_length
     )
 
 
 @app.post("/v1/labels")
-@tracer.capture_method
-def labels(body: Annotated[LabelsRequest, Body()]) -> dict[str, Any]:
+@tracer.capture_method(capture_response=False)
+def labels() -> dict[str, Any]:
+    user = _user_id()
+    request = _body(_models().LabelsRequest)
     result = service.detect_labels(
-        settings(), clients(), STATE, _user_id(), body.image, body.min_confidence, body.max_results
+        settings(),
+        clients(),
+        STATE,
+        user,
+        request.image,
+        request.min_confidence,
+        request.max_results,
     )
     metrics.add_metric(name="CustomLabelsInferences", unit=MetricUnit.Count, value=1)
     return result
 
 
 @app.post("/v1/faces/search")
-@tracer.capture_method
-def faces_search(body: Annotated[FaceSearchRequest, Body()]) -> dict[str, Any]:
+@tracer.capture_method(capture_response=False)
+def faces_search() -> dict[str, Any]:
+    user = _user_id()
+    request = _body(_models().FaceSearchRequest)
     return service.search_faces(
-        settings(), clients(), _user_id(), body.image, body.max_faces, body.face_match_threshold
+        settings(), clients(), user, request.image, request.max_faces, request.face_match_threshold
     )
 
 
 @app.post("/v1/faces/analyze")
-@tracer.capture_method
-def faces_analyze(body: Annotated[FaceAnalyzeRequest, Body()]) -> dict[str, Any]:
-    return service.analyze_faces(settings(), clients(), _user_id(), body.image)
+@tracer.capture_method(capture_response=False)
+def faces_analyze() -> dict[str, Any]:
+    user = _user_id()
+    request = _body(_models().FaceAnalyzeRequest)
+    return service.analyze_faces(settings(), clients(), user, request.image)
 
 
 @app.get("/v1/models")
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def models() -> dict[str, Any]:
     _user_id()
     return service.list_models(settings(), clients(), STATE)
@@ -158,30 +200,35 @@ def _error(error: ApiError) -> Response[Any]:
 
 @app.exception_handler(ApiError)
 def handle_api_error(error: ApiError) -> Response[Any]:
-    if error.status in (500, 502):
-        logger.error(
-            "request failed upstream",
-            extra={"code": error.code, "detail": error.message, "cause": error.cause},
-        )
+    return _logged(error)
+
+
+def _logged(error: ApiError) -> Response[Any]:
+    """The answer for ``error``, after logging its cause (which never goes to the client)."""
+    extra = {"code": error.code, "status": error.status, "aws_code": error.aws_code}
+    if error.status >= 500 and error.status != 503:
+        logger.error("request failed upstream", extra={**extra, "cause": error.cause})
+    elif error.cause is not None:
+        logger.warning("request answered from an AWS error", extra={**extra, "cause": error.cause})
     elif error.status == 503:
-        logger.info("model not running", extra={"code": error.code, **error.details})
+        logger.info("model not running", extra={**extra, **error.details})
     return _error(error)
 
 
-@app.exception_handler(RequestValidationError)
-def handle_validation_error(error: RequestValidationError) -> Response[Any]:
-    first = error.errors()[0] if error.errors() else {}
-    location = [str(part) for part in first.get("loc", ()) if part not in ("body",)]
-    if first.get("type") == "json_invalid":
-        return _error(ApiError(400, "invalid_json", "the body is not valid JSON", "body"))
-    message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
-    return _error(ApiError(400, "invalid_request", message, ".".join(location) or "body"))
+@app.exception_handler(Exception)
+def handle_unexpected(error: Exception) -> Response[Any]:
+    """The last line of defence inside the resolver: a JSON 500 (or the AWS answer), with CORS."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(error, ClientError | BotoCoreError):
+        return _logged(from_aws(error, "unmapped call"))
+    logger.exception("unhandled error")
+    return _error(INTERNAL_ERROR)
 
 
-@app.exception_handler(BotoCoreError)
-def handle_botocore_error(error: BotoCoreError) -> Response[Any]:
-    logger.exception("AWS SDK error")
-    return _error(ApiError(502, "upstream_error", "an AWS call failed; try again later"))
+INTERNAL_ERROR = ApiError(
+    500, "internal_error", "unexpected error; it was logged with the request id"
+)
 
 
 @app.not_found
@@ -197,26 +244,26 @@ def handle_not_found(_: Exception) -> Response[Any]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
     """API Gateway proxy event in, proxy response out."""
-    rejected = _content_type_error(event)
-    if rejected is not None:
-        return _proxy_response(rejected)
+    _Invocation.context = context
     try:
         return app.resolve(dict(event), context)
-    except Exception:  # the last line of defence: never a bare 500 or a stack trace
-        logger.exception("unhandled error")
-        return _proxy_response(
-            ApiError(500, "internal_error", "unexpected error; it was logged with the request id")
-        )
+    except Exception:  # outside the resolver's handlers: never a bare 500 or a stack trace
+        logger.exception("unhandled error outside the resolver")
+        return _proxy_response(INTERNAL_ERROR, event)
+    finally:
+        _Invocation.context = None
 
 
-def _proxy_response(error: ApiError) -> dict[str, Any]:
-    """An error as an API Gateway proxy response, outside the resolver."""
+def _proxy_response(error: ApiError, event: Mapping[str, Any]) -> dict[str, Any]:
+    """An error as an API Gateway proxy response, outside the resolver (CORS included)."""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    cors = CORS.to_dict(headers.get("origin")) if CORS else {}
     return {
         "statusCode": error.status,
-        "headers": {"Content-Type": "application/json", **error.headers},
+        "headers": {"Content-Type": "application/json", **cors, **error.headers},
         "body": json.dumps(error.body()),
     }

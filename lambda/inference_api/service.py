@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
-from cost_guard.usage_store import ACTIVE_POINTER_KEY
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from cost_guard.table import ACTIVE_POINTER_KEY
 from imaging import CUSTOM_LABELS, FACES, ImageError, ImageLimits, check_image
 
-from inference_api.errors import ApiError, from_rekognition
-from inference_api.models import ImageRef
+from inference_api.errors import ApiError, from_aws, throttled, unavailable
 
 LARGEST_FACE_NOTE = (
     "SearchFacesByImage searches only the largest face in the image; "
@@ -28,6 +29,50 @@ LARGEST_FACE_NOTE = (
 MODEL_POINTER_TTL_SECONDS = 60
 USAGE_WRITE_INTERVAL_SECONDS = 60
 STARTING_RETRY_AFTER_SECONDS = 120
+START_FAILED_RETRY_AFTER_SECONDS = 10
+"""A start that failed transiently (throttled, AWS busy): the retry starts it again."""
+BATCH_GET_ATTEMPTS = 3
+"""BatchGetItem rounds for UnprocessedKeys before the answer is 429 (never a silent drop)."""
+RESERVE_SECONDS = 1.5
+"""Time kept back from the function's timeout to log and answer after the last AWS call."""
+
+
+@dataclass(frozen=True)
+class ClientBudget:
+    """Timeouts and retries of one AWS client, and the longest a call can take with them.
+
+    botocore's standard retry mode waits ``rand(0, 1) * min(2 ** i, 20)``
+    seconds before retry ``i`` when throttled (less otherwise):
+    https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
+    """
+
+    connect_timeout: float
+    read_timeout: float
+    max_attempts: int
+
+    @property
+    def worst_case_seconds(self) -> float:
+        backoff = float(sum(min(2 ** (i + 1), 20) for i in range(self.max_attempts - 1)))
+        return self.max_attempts * (self.connect_timeout + self.read_timeout) + backoff
+
+    def config(self, **extra: Any) -> Config:
+        return Config(
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            retries={"mode": "standard", "total_max_attempts": self.max_attempts},
+            **extra,
+        )
+
+
+BUDGETS = {
+    # DetectCustomLabels on a 4 MB image answers in seconds; 6 s without a byte is a hang.
+    "rekognition": ClientBudget(connect_timeout=1, read_timeout=6, max_attempts=2),
+    "s3": ClientBudget(connect_timeout=1, read_timeout=2, max_attempts=2),
+    "dynamodb": ClientBudget(connect_timeout=1, read_timeout=2, max_attempts=2),
+}
+"""Per client: every call either ends within ``worst_case_seconds`` or is not
+started (:func:`aws`), so a hung call is the handler's own 503, never a Lambda
+timeout. Worst cases: Rekognition 16 s, S3 and DynamoDB 8 s each."""
 
 
 @dataclass(frozen=True)
@@ -46,22 +91,60 @@ class Settings:
 
 @dataclass
 class Clients:
+    """boto3 clients, and the seconds the current invocation has left (``time_left``)."""
+
     rekognition: Any
     s3: Any
     dynamodb: Any
+    time_left: Callable[[], float] = lambda: math.inf
 
 
 @dataclass
 class State:
-    """Per-container caches: the model pointer (briefly) and last usage writes."""
+    """Per-container caches: the model pointer (briefly) and last usage writes.
+
+    :ivar on_usage_write_failure: told when recording a model's use failed
+        (the answer is still returned: the inference was billed).
+    """
 
     clock: Callable[[], float] = time.time
     pointer: tuple[float, str | None] | None = None
     usage_written: dict[str, float] = field(default_factory=dict)
+    on_usage_write_failure: Callable[[ApiError], None] | None = None
+
+
+def aws(clients: Clients, service: str, operation: str, **params: Any) -> Any:
+    """Call ``operation`` (boto3 method name) on one client, mapped to :class:`ApiError`.
+
+    A call that could outlive the invocation (its client's worst case is
+    more than the time left, less :data:`RESERVE_SECONDS`) is not started.
+
+    :raises ApiError: :func:`inference_api.errors.from_aws`'s answer, or 503
+        ``upstream_unavailable`` when there is no time left for the call.
+    """
+    budget = BUDGETS[service]
+    left = clients.time_left() - RESERVE_SECONDS
+    if left < budget.worst_case_seconds:
+        raise unavailable(
+            f"{operation}: not started, {left:.1f} s left < worst case "
+            f"{budget.worst_case_seconds:.0f} s",
+            "DeadlineExceeded",
+        )
+    try:
+        return getattr(getattr(clients, service), operation)(**params)
+    except (ClientError, BotoCoreError) as exc:
+        if isinstance(exc, AssertionError):  # botocore Stubber's request mismatch: a test bug
+            raise
+        raise from_aws(exc, operation) from None
 
 
 def user_prefix(user_id: str) -> str:
     return f"users/{user_id}/"
+
+
+def version_name(arn: str) -> str:
+    """``qr-v1`` from ``arn:aws:rekognition:...:project/p/version/qr-v1/1700000000000``."""
+    return arn.split("/version/", 1)[-1].split("/", 1)[0]
 
 
 def presign_upload(
@@ -73,17 +156,20 @@ def presign_upload(
     """
     extension = "png" if content_type == "image/png" else "jpg"
     key = f"{user_prefix(user_id)}{uuid.uuid4()}.{extension}"
-    url = clients.s3.generate_presigned_url(
-        "put_object",
-        Params={
-            "Bucket": settings.uploads_bucket,
-            "Key": key,
-            "ContentType": content_type,
-            "ContentLength": content_length,
-        },
-        ExpiresIn=settings.upload_url_expiry_seconds,
-        HttpMethod="PUT",
-    )
+    try:
+        url = clients.s3.generate_presigned_url(
+            "put_object",
+            Params={
+                "Bucket": settings.uploads_bucket,
+                "Key": key,
+                "ContentType": content_type,
+                "ContentLength": content_length,
+            },
+            ExpiresIn=settings.upload_url_expiry_seconds,
+            HttpMethod="PUT",
+        )
+    except (ClientError, BotoCoreError) as exc:  # no credentials to sign with
+        raise from_aws(exc, "generate_presigned_url") from None
     return {
         "url": url,
         "method": "PUT",
@@ -93,21 +179,54 @@ def presign_upload(
     }
 
 
+_WHITESPACE = str.maketrans("", "", " \t\r\n")
+
+
+def decode_base64(text: str) -> bytes:
+    """Image bytes from standard base64 (RFC 4648 section 4, ``+/`` and ``=`` padding).
+
+    Line breaks and other ASCII whitespace are ignored, so line-wrapped
+    base64 (Android's ``Base64.DEFAULT``, MIME) is accepted.
+
+    :raises ApiError: 400 ``invalid_base64`` naming ``image.bytes``; a
+        ``data:`` URL prefix and URL-safe base64 (``-_``) are named as such.
+    """
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        pass
+    try:
+        return base64.b64decode(text.translate(_WHITESPACE), validate=True)
+    except (binascii.Error, ValueError):
+        pass
+    if text.startswith("data:"):
+        hint = "send the base64 alone, without the data: URL prefix"
+    elif "-" in text or "_" in text:
+        hint = "it looks like URL-safe base64; use the standard alphabet (+ and /)"
+    else:
+        hint = "use standard base64 (A-Z a-z 0-9 + / and = padding; line breaks are allowed)"
+    raise ApiError(400, "invalid_base64", f"image.bytes is not valid base64: {hint}", "image.bytes")
+
+
+NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound", "403", "AccessDenied"})
+"""HeadObject on a missing key answers 403 (not 404) to a role without
+``s3:ListBucket`` (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html).
+The function may read ``users/*`` and is deliberately not allowed to list the
+bucket (it would see every user's keys), so a 403 on the caller's own key
+means the upload does not exist (expired or never made)."""
+
+
 def rekognition_image(
-    settings: Settings, clients: Clients, user_id: str, image: ImageRef, limits: ImageLimits
+    settings: Settings, clients: Clients, user_id: str, image: Any, limits: ImageLimits
 ) -> dict[str, Any]:
     """The ``Image`` argument for Rekognition, checked against ``limits``.
 
+    :param image: an :class:`inference_api.models.ImageRef`.
     :raises ApiError: 400 bad base64, 413/415/400 image limits, 403 a key
         outside the caller's prefix, 404 no such upload, 413 upload too big.
     """
     if image.bytes is not None:
-        try:
-            data = base64.b64decode(image.bytes, validate=True)
-        except (binascii.Error, ValueError):
-            raise ApiError(
-                400, "invalid_base64", "image.bytes is not valid base64", "image.bytes"
-            ) from None
+        data = decode_base64(image.bytes)
         try:
             check_image(data, limits)
         except ImageError as exc:
@@ -119,16 +238,17 @@ def rekognition_image(
             403, "forbidden_key", "image.s3_key is not one of your uploads", "image.s3_key"
         )
     try:
-        head = clients.s3.head_object(Bucket=settings.uploads_bucket, Key=key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+        head = aws(clients, "s3", "head_object", Bucket=settings.uploads_bucket, Key=key)
+    except ApiError as exc:
+        if exc.aws_code in NOT_FOUND_CODES:
             raise ApiError(
                 404,
                 "upload_not_found",
                 "no upload with that key (it may have expired)",
                 "image.s3_key",
+                cause=exc.cause,
             ) from None
-        raise ApiError(502, "upstream_error", "could not read the upload") from None
+        raise
     if head["ContentLength"] > limits.max_s3_bytes:
         raise ApiError(
             413,
@@ -143,11 +263,15 @@ def rekognition_image(
 def active_version(settings: Settings, clients: Clients, state: State) -> str:
     """The promoted project version ARN (cached for a minute).
 
-    :raises ApiError: 409 when no version has been promoted.
+    :raises ApiError: 409 when no version has been promoted; the DynamoDB
+        answers of :func:`aws` (429 throttled, 502 missing table...).
     """
     now = state.clock()
     if state.pointer is None or now - state.pointer[0] > MODEL_POINTER_TTL_SECONDS:
-        item = clients.dynamodb.get_item(
+        item = aws(
+            clients,
+            "dynamodb",
+            "get_item",
             TableName=settings.model_usage_table,
             Key={"project_version_arn": {"S": ACTIVE_POINTER_KEY}},
         ).get("Item", {})
@@ -164,13 +288,21 @@ def active_version(settings: Settings, clients: Clients, state: State) -> str:
 
 
 def _record_use(settings: Settings, clients: Clients, state: State, arn: str) -> None:
-    """Last inference time, at most one write per model version per minute."""
+    """Last inference time, at most one write per model version per minute.
+
+    A failed write is reported to ``state.on_usage_write_failure`` and retried
+    by the next request; it never fails the (already billed) inference.
+    """
     now = state.clock()
-    if now - state.usage_written.get(arn, 0) < USAGE_WRITE_INTERVAL_SECONDS:
+    previous = state.usage_written.get(arn, 0)
+    if now - previous < USAGE_WRITE_INTERVAL_SECONDS:
         return
     state.usage_written[arn] = now
     try:
-        clients.dynamodb.update_item(
+        aws(
+            clients,
+            "dynamodb",
+            "update_item",
             TableName=settings.model_usage_table,
             Key={"project_version_arn": {"S": arn}},
             UpdateExpression="SET last_inference_at = :now",
@@ -182,22 +314,73 @@ def _record_use(settings: Settings, clients: Clients, state: State, arn: str) ->
                 ":due": {"N": str(int(now) - USAGE_WRITE_INTERVAL_SECONDS)},
             },
         )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
+    except ApiError as exc:
+        if exc.aws_code == "ConditionalCheckFailedException":
+            return  # another container wrote it this minute
+        state.usage_written[arn] = previous
+        if state.on_usage_write_failure is not None:
+            state.on_usage_write_failure(exc)
 
 
 def _model_not_running(settings: Settings, clients: Clients, arn: str) -> ApiError:
-    versions = clients.rekognition.describe_project_versions(
-        ProjectArn=settings.project_arn, VersionNames=[arn.split("/version/")[1].split("/")[0]]
-    ).get("ProjectVersionDescriptions", [])
-    status = versions[0]["Status"] if versions else "UNKNOWN"
-    details: dict[str, object] = {"model_status": status, "project_version_arn": arn}
+    """The 503 for DetectCustomLabels' ``ResourceNotReadyException``; starts the model if allowed.
+
+    Every failure on the way is still a 503 with ``Retry-After`` (the model is
+    not running whatever else happened), except access and configuration
+    errors, which are 502 because retrying cannot help.
+    """
+    name = version_name(arn)
+    try:
+        versions = aws(
+            clients,
+            "rekognition",
+            "describe_project_versions",
+            ProjectArn=settings.project_arn,
+            VersionNames=[name],
+        ).get("ProjectVersionDescriptions", [])
+        status = versions[0]["Status"] if versions else "UNKNOWN"
+        cause = None
+    except ApiError as exc:
+        if exc.status == 502:
+            return exc
+        status, cause = "UNKNOWN", exc.cause
+    details: dict[str, object] = {"model_status": status, "model_version": name}
     retry = {"Retry-After": str(STARTING_RETRY_AFTER_SECONDS)}
     if status in {"STOPPED", "TRAINING_COMPLETED"} and settings.auto_start:
-        clients.rekognition.start_project_version(
-            ProjectVersionArn=arn, MinInferenceUnits=settings.min_inference_units
-        )
+        try:
+            aws(
+                clients,
+                "rekognition",
+                "start_project_version",
+                ProjectVersionArn=arn,
+                MinInferenceUnits=settings.min_inference_units,
+            )
+        except ApiError as exc:
+            if exc.aws_code == "ResourceInUseException":
+                pass  # another request started it first: it is starting
+            elif exc.aws_code == "LimitExceededException":
+                return ApiError(
+                    503,
+                    "model_not_running",
+                    "the model is stopped and could not be started: the account's "
+                    "Rekognition limit (inference units or concurrent starts) is reached; "
+                    "retry later or ask an operator",
+                    headers=retry,
+                    details=details,
+                    cause=exc.cause,
+                )
+            elif exc.status == 502:
+                return exc
+            else:
+                return ApiError(
+                    503,
+                    "model_not_running",
+                    "the model is stopped and starting it failed for now; retry after the "
+                    "delay to start it again",
+                    headers={"Retry-After": str(START_FAILED_RETRY_AFTER_SECONDS)},
+                    details=details,
+                    cause=exc.cause,
+                )
         return ApiError(
             503,
             "model_starting",
@@ -212,6 +395,7 @@ def _model_not_running(settings: Settings, clients: Clients, arn: str) -> ApiErr
         + ("" if settings.auto_start else " or ask an operator to start it"),
         headers=retry,
         details=details,
+        cause=cause,
     )
 
 
@@ -226,11 +410,14 @@ def detect_labels(
     clients: Clients,
     state: State,
     user_id: str,
-    image: ImageRef,
+    image: Any,
     min_confidence: float | None,
     max_results: int | None,
 ) -> dict[str, Any]:
-    """DetectCustomLabels on the active version; labels sorted by confidence."""
+    """DetectCustomLabels on the active version; labels sorted by confidence.
+
+    :returns: ``{"model_version": name, "labels": [{name, confidence, bounding_box}]}``.
+    """
     rekognition_input = rekognition_image(settings, clients, user_id, image, CUSTOM_LABELS)
     arn = active_version(settings, clients, state)
     params: dict[str, Any] = {"ProjectVersionArn": arn, "Image": rekognition_input}
@@ -239,16 +426,15 @@ def detect_labels(
     if max_results is not None:
         params["MaxResults"] = max_results
     try:
-        response = clients.rekognition.detect_custom_labels(**params)
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        if error.get("Code") == "ResourceNotReadyException":
+        response = aws(clients, "rekognition", "detect_custom_labels", **params)
+    except ApiError as exc:
+        if exc.aws_code == "ResourceNotReadyException":
             raise _model_not_running(settings, clients, arn) from None
-        raise from_rekognition(error.get("Code", ""), error.get("Message", "")) from None
+        raise
     _record_use(settings, clients, state, arn)
     labels = sorted(response.get("CustomLabels", []), key=lambda label: -label["Confidence"])
     return {
-        "project_version_arn": arn,
+        "model_version": version_name(arn),
         "labels": [
             {
                 "name": label["Name"],
@@ -260,39 +446,31 @@ def detect_labels(
     }
 
 
-def _call(fn: Callable[..., dict[str, Any]], **params: Any) -> dict[str, Any]:
-    try:
-        return fn(**params)
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise from_rekognition(error.get("Code", ""), error.get("Message", "")) from None
-
-
 def search_faces(
     settings: Settings,
     clients: Clients,
     user_id: str,
-    image: ImageRef,
+    image: Any,
     max_faces: int,
     threshold: float,
 ) -> dict[str, Any]:
     """SearchFacesByImage, each match named through the faces table."""
     rekognition_input = rekognition_image(settings, clients, user_id, image, FACES)
     try:
-        response = clients.rekognition.search_faces_by_image(
+        response = aws(
+            clients,
+            "rekognition",
+            "search_faces_by_image",
             CollectionId=settings.collection_id,
             Image=rekognition_input,
             MaxFaces=max_faces,
             FaceMatchThreshold=threshold,
         )
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        if (
-            error.get("Code") == "InvalidParameterException"
-            and "face" in error.get("Message", "").lower()
-        ):
+    except ApiError as exc:
+        # No face in the image: InvalidParameterException "There are no faces in the image".
+        if exc.aws_code == "InvalidParameterException" and "face" in (exc.cause or "").lower():
             return {"note": LARGEST_FACE_NOTE, "searched_face": None, "matches": []}
-        raise from_rekognition(error.get("Code", ""), error.get("Message", "")) from None
+        raise
     matches = response.get("FaceMatches", [])
     people = _people(settings, clients, [m["Face"]["FaceId"] for m in matches])
     return {
@@ -313,27 +491,38 @@ def search_faces(
 
 
 def _people(settings: Settings, clients: Clients, face_ids: list[str]) -> dict[str, str]:
+    """face_id -> person_id through BatchGetItem (at most 100 keys, MaxFaces caps it).
+
+    ``UnprocessedKeys`` (DynamoDB's partial answer under throttling) are asked
+    again up to :data:`BATCH_GET_ATTEMPTS` rounds in all, then the answer is
+    429: a match is never returned nameless because a read was throttled.
+    """
+    people: dict[str, str] = {}
     if not face_ids:
-        return {}
+        return people
     keys = [{"face_id": {"S": face_id}} for face_id in dict.fromkeys(face_ids)][:100]
-    response = clients.dynamodb.batch_get_item(
-        RequestItems={
-            settings.faces_table: {"Keys": keys, "ProjectionExpression": "face_id, person_id"}
-        }
-    )
-    return {
-        item["face_id"]["S"]: item["person_id"]["S"]
-        for item in response.get("Responses", {}).get(settings.faces_table, [])
-        if "person_id" in item
+    request: dict[str, Any] = {
+        settings.faces_table: {"Keys": keys, "ProjectionExpression": "face_id, person_id"}
     }
+    for _ in range(BATCH_GET_ATTEMPTS):
+        response = aws(clients, "dynamodb", "batch_get_item", RequestItems=request)
+        for item in response.get("Responses", {}).get(settings.faces_table, []):
+            if "person_id" in item:
+                people[item["face_id"]["S"]] = item["person_id"]["S"]
+        request = response.get("UnprocessedKeys") or {}
+        if not request:
+            return people
+    raise throttled(
+        f"batch_get_item: UnprocessedKeys after {BATCH_GET_ATTEMPTS} rounds", "UnprocessedKeys"
+    )
 
 
-def analyze_faces(
-    settings: Settings, clients: Clients, user_id: str, image: ImageRef
-) -> dict[str, Any]:
+def analyze_faces(settings: Settings, clients: Clients, user_id: str, image: Any) -> dict[str, Any]:
     """DetectFaces with every attribute (age range, emotions, ...)."""
     rekognition_input = rekognition_image(settings, clients, user_id, image, FACES)
-    response = _call(clients.rekognition.detect_faces, Image=rekognition_input, Attributes=["ALL"])
+    response = aws(
+        clients, "rekognition", "detect_faces", Image=rekognition_input, Attributes=["ALL"]
+    )
     return {
         "faces": [
             {
@@ -354,33 +543,42 @@ def analyze_faces(
     }
 
 
+MAX_LISTED_VERSIONS = 100
+
+
 def list_models(settings: Settings, clients: Clients, state: State) -> dict[str, Any]:
-    """Every version of the project, with status, and which one is active."""
+    """The project's versions as a phone user needs them: name, status, created, active.
+
+    No ARNs (they hold the account id), no status messages (they can name
+    buckets and manifests) and no inference units: operators see those with
+    ``python -m tools.models status``. At most :data:`MAX_LISTED_VERSIONS`,
+    newest first (DescribeProjectVersions' order).
+
+    :returns: ``{"active_model_version": name | None, "versions": [{model_version,
+        status, created_at (ISO 8601), active}]}``.
+    """
     try:
         active: str | None = active_version(settings, clients, state)
-    except ApiError:
+    except ApiError as exc:
+        if exc.code != "no_active_model":
+            raise
         active = None
-    paginator = clients.rekognition.get_paginator("describe_project_versions")
-    try:
-        versions = [
-            v
-            for page in paginator.paginate(ProjectArn=settings.project_arn)
-            for v in page.get("ProjectVersionDescriptions", [])
-        ]
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise from_rekognition(error.get("Code", ""), error.get("Message", "")) from None
+    versions = aws(
+        clients,
+        "rekognition",
+        "describe_project_versions",
+        ProjectArn=settings.project_arn,
+        MaxResults=MAX_LISTED_VERSIONS,
+    ).get("ProjectVersionDescriptions", [])
     return {
-        "active_project_version_arn": active,
+        "active_model_version": version_name(active) if active else None,
         "versions": [
             {
-                "project_version_arn": v["ProjectVersionArn"],
+                "model_version": version_name(v["ProjectVersionArn"]),
                 "status": v["Status"],
-                "status_message": v.get("StatusMessage"),
                 "created_at": v["CreationTimestamp"].isoformat()
                 if v.get("CreationTimestamp")
                 else None,
-                "min_inference_units": v.get("MinInferenceUnits"),
                 "active": v["ProjectVersionArn"] == active,
             }
             for v in versions
