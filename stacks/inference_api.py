@@ -104,6 +104,8 @@ class InferenceApi(Construct):
                 "MIN_INFERENCE_UNITS": str(config.min_inference_units),
                 "UPLOAD_URL_EXPIRY_SECONDS": str(config.upload_url_expiry_seconds),
                 "ALLOWED_ORIGINS": ",".join(config.allowed_web_origins),
+                # Traces never hold answers: presigned URLs, face attributes.
+                "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
             },
         )
         self._grant(recognition, model_usage, faces, uploads)

@@ -90,7 +90,7 @@ S3_CONFIG = service.BUDGETS["s3"].config(
 """SigV4 presigning, so Content-Type and Content-Length are signed headers."""
 
 
-class _Invocation:
+class Invocation:
     """The running invocation's Lambda context (for the time it has left)."""
 
     context: Any = None
@@ -108,7 +108,7 @@ def clients() -> service.Clients:
         boto3.client("rekognition", config=service.BUDGETS["rekognition"].config()),
         boto3.client("s3", config=S3_CONFIG),
         boto3.client("dynamodb", config=service.BUDGETS["dynamodb"].config()),
-        time_left=_Invocation.seconds_left,
+        time_left=Invocation.seconds_left,
     )
 
 
@@ -248,14 +248,14 @@ def handle_not_found(_: Exception) -> Response[Any]:
 @metrics.log_metrics
 def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
     """API Gateway proxy event in, proxy response out."""
-    _Invocation.context = context
+    Invocation.context = context
     try:
         return app.resolve(dict(event), context)
     except Exception:  # outside the resolver's handlers: never a bare 500 or a stack trace
         logger.exception("unhandled error outside the resolver")
         return _proxy_response(INTERNAL_ERROR, event)
     finally:
-        _Invocation.context = None
+        Invocation.context = None
 
 
 def _proxy_response(error: ApiError, event: Mapping[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,6 @@ class ImageRef(_Body):
     )
     s3_key: str | None = Field(
         default=None,
-        max_length=S3_KEY_MAX_BYTES,
         description="key returned by POST /v1/uploads (at most 1,024 bytes of UTF-8)",
     )
 

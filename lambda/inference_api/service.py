@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, StubResponseError
 from cost_guard.table import ACTIVE_POINTER_KEY
 from imaging import CUSTOM_LABELS, FACES, ImageError, ImageLimits, check_image
 
@@ -133,7 +133,7 @@ def aws(clients: Clients, service: str, operation: str, **params: Any) -> Any:
     try:
         return getattr(getattr(clients, service), operation)(**params)
     except (ClientError, BotoCoreError) as exc:
-        if isinstance(exc, AssertionError):  # botocore Stubber's request mismatch: a test bug
+        if isinstance(exc, StubResponseError):  # botocore Stubber's mismatch: a test's bug
             raise
         raise from_aws(exc, operation) from None
 
