@@ -78,3 +78,25 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
+
+
+def check_contract(event: dict[str, Any], status: int, body: dict[str, Any]) -> None:
+    """The answer is what docs/openapi.json promises for the route: its 200 schema, or an
+    error code the route lists, with the catalogue's status, in the error schema."""
+    from inference_api.errors import CATALOGUE
+    from inference_api.models import ROUTES, ErrorResponse
+
+    route = next(
+        (r for r in ROUTES if (r.method, r.path) == (event["httpMethod"], event["path"])), None
+    )
+    if status == 200:
+        assert route is not None
+        route.response.model_validate(body)
+        return
+    ErrorResponse.model_validate(body)
+    code = body["error"]["code"]
+    assert CATALOGUE[code][0] == status, (code, status)
+    if route is None:
+        assert code == "not_found"
+    else:
+        assert code in route.errors, f"{code} is not documented for {route.path}"

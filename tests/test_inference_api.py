@@ -16,7 +16,15 @@ from cost_guard.usage_store import ACTIVE_POINTER_KEY
 from inference_api import handler, service
 from moto import mock_aws
 
-from tests.api_events import OTHER_USER, USER, LambdaContext, b64, image_bytes, rest_event
+from tests.api_events import (
+    OTHER_USER,
+    USER,
+    LambdaContext,
+    b64,
+    check_contract,
+    image_bytes,
+    rest_event,
+)
 
 REGION = "ap-northeast-1"
 PROJECT = (
@@ -45,7 +53,9 @@ class Api:
         response = handler.lambda_handler(event, LambdaContext())
         headers = {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
         headers.update(response.get("headers") or {})
-        return response["statusCode"], json.loads(response["body"]), headers
+        body = json.loads(response["body"])
+        check_contract(event, response["statusCode"], body)
+        return response["statusCode"], body, headers
 
     def promote(self) -> None:
         self.clients.dynamodb.put_item(

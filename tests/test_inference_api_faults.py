@@ -36,7 +36,7 @@ from botocore.stub import Stubber
 from cost_guard.table import ACTIVE_POINTER_KEY
 from inference_api import errors, handler, service
 
-from tests.api_events import USER, LambdaContext, b64, image_bytes, rest_event
+from tests.api_events import USER, LambdaContext, b64, check_contract, image_bytes, rest_event
 
 REGION = "ap-northeast-1"
 ACCOUNT = "123456789012"
@@ -92,6 +92,7 @@ class Aws:
         headers = {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
         headers.update(response.get("headers") or {})
         body = json.loads(response["body"])
+        check_contract(event, response["statusCode"], body)
         if response["statusCode"] >= 400:
             assert_error_shape(response["statusCode"], body, headers)
         return response["statusCode"], body, headers

@@ -8,6 +8,7 @@ for the model of the route it serves. ``tools.openapi`` writes them into
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -81,3 +82,186 @@ class FaceSearchRequest(_Body):
 
 class FaceAnalyzeRequest(_Body):
     image: ImageRef
+
+
+# --- answers (documented in docs/openapi.json; tests validate real answers against them) ---
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+class UploadResponse(_Answer):
+    url: str = Field(description="presigned S3 PUT URL (SigV4); expires after expires_in seconds")
+    method: Literal["PUT"]
+    s3_key: str = Field(description="send it as image.s3_key to the recognition routes")
+    headers: dict[str, str] = Field(description="send exactly these headers with the PUT")
+    expires_in: int = Field(description="seconds")
+
+
+class BoundingBox(_Answer):
+    """Ratios of the image's width and height (0-1), from the top-left corner."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+
+
+class Label(_Answer):
+    name: str
+    confidence: float = Field(description="percent, 0-100")
+    bounding_box: BoundingBox | None = Field(description="object-detection models only")
+
+
+class LabelsResponse(_Answer):
+    model_version: str = Field(description="name of the project version that answered")
+    labels: list[Label] = Field(description="highest confidence first")
+
+
+class SearchedFace(_Answer):
+    bounding_box: BoundingBox | None
+    confidence: float | None
+
+
+class FaceMatch(_Answer):
+    person_id: str | None = Field(description="null when the face is not in the faces table")
+    face_id: str
+    similarity: float = Field(description="percent, 0-100")
+
+
+class FaceSearchResponse(_Answer):
+    note: str
+    searched_face: SearchedFace | None = Field(description="null when no face was found")
+    matches: list[FaceMatch] = Field(description="highest similarity first")
+
+
+class AgeRange(_Answer):
+    low: int
+    high: int
+
+
+class Emotion(_Answer):
+    type: str
+    confidence: float
+
+
+class FaceDetail(_Answer):
+    bounding_box: BoundingBox | None
+    confidence: float | None
+    age_range: AgeRange | None
+    emotions: list[Emotion] = Field(description="most confident first")
+    smile: bool | None
+    eyeglasses: bool | None
+
+
+class FaceAnalyzeResponse(_Answer):
+    faces: list[FaceDetail]
+
+
+class ModelVersion(_Answer):
+    model_version: str = Field(description="version name (no ARN: it holds the account id)")
+    status: str = Field(description="Rekognition's status: RUNNING, STOPPED, TRAINING_COMPLETED...")
+    created_at: str | None = Field(description="ISO 8601")
+    active: bool = Field(description="the promoted version the API answers with")
+
+
+class ModelsResponse(_Answer):
+    active_model_version: str | None
+    versions: list[ModelVersion] = Field(description="newest first, at most 100")
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow", defer_build=True)
+
+    code: str = Field(description="machine-readable; see the responses of each route")
+    message: str = Field(description="for people; never AWS's own text")
+    field: str | None = Field(description="the request field at fault (dotted path), if any")
+    model_status: str | None = Field(default=None, description="503 model_* answers only")
+    model_version: str | None = Field(default=None, description="503 model_* answers only")
+
+
+class ErrorResponse(_Answer):
+    error: ErrorDetail
+
+
+IMAGE_ERRORS = (
+    "invalid_base64",
+    "invalid_image",
+    "corrupt_image",
+    "image_too_small",
+    "image_dimensions",
+    "image_aspect_ratio",
+    "forbidden_key",
+    "upload_not_found",
+    "image_too_large",
+    "unsupported_format",
+)
+BODY_ERRORS = ("invalid_json", "invalid_request", "unsupported_media_type", "payload_too_large")
+COMMON_ERRORS = (
+    "unauthenticated",
+    "throttled",
+    "internal_error",
+    "upstream_access_denied",
+    "upstream_not_found",
+    "upstream_error",
+    "upstream_unavailable",
+)
+MODEL_ERRORS = ("no_active_model", "model_starting", "model_not_running")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route of the contract: its body, its answer and every error code it can give."""
+
+    method: str
+    path: str
+    summary: str
+    request: type[BaseModel] | None
+    response: type[BaseModel]
+    errors: tuple[str, ...]
+
+
+ROUTES = (
+    Route(
+        "POST",
+        "/v1/uploads",
+        "A presigned S3 PUT for one photo (JPEG or PNG, up to 15 MB) under your own prefix",
+        UploadRequest,
+        UploadResponse,
+        BODY_ERRORS + COMMON_ERRORS,
+    ),
+    Route(
+        "POST",
+        "/v1/labels",
+        "Custom labels of the stage's promoted model version (DetectCustomLabels)",
+        LabelsRequest,
+        LabelsResponse,
+        BODY_ERRORS + IMAGE_ERRORS + MODEL_ERRORS + COMMON_ERRORS,
+    ),
+    Route(
+        "POST",
+        "/v1/faces/search",
+        "Who this is: the largest face searched in the stage's collection (SearchFacesByImage)",
+        FaceSearchRequest,
+        FaceSearchResponse,
+        BODY_ERRORS + IMAGE_ERRORS + COMMON_ERRORS,
+    ),
+    Route(
+        "POST",
+        "/v1/faces/analyze",
+        "Age range, emotions, smile and glasses of every face (DetectFaces)",
+        FaceAnalyzeRequest,
+        FaceAnalyzeResponse,
+        BODY_ERRORS + IMAGE_ERRORS + COMMON_ERRORS,
+    ),
+    Route(
+        "GET",
+        "/v1/models",
+        "The project's versions by name and status, and which one is promoted",
+        None,
+        ModelsResponse,
+        COMMON_ERRORS,
+    ),
+)
+"""The API's contract, written into ``docs/openapi.json`` by ``python -m tools.openapi``."""
