@@ -74,9 +74,8 @@ def _responses(route: Any, catalogue: dict[str, tuple[int, str]]) -> dict[str, A
 def generate() -> str:
     from inference_api.errors import CATALOGUE
     from inference_api.models import ROUTES, ErrorResponse
-    from pydantic.json_schema import models_json_schema
-
     from pydantic import BaseModel
+    from pydantic.json_schema import models_json_schema
 
     models: set[type[BaseModel]] = {ErrorResponse}
     for route in ROUTES:
