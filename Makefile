@@ -40,18 +40,23 @@ WEB_SOURCES := $(shell find assets/web/src -type f) assets/web/index.html assets
 assets/web/dist/index.html: node_modules/.installed $(WEB_SOURCES)
 	npm run --silent build:web
 
+# cdk.json's "build" runs `make --silent web` before every `cdk synth`: the page is
+# rebuilt only when its sources changed, once per synth whichever way synth starts.
 web: assets/web/dist/index.html ## Build the quick-test page into assets/web/dist (Vite)
 
 synth: setup web ## Synthesize every stage into cdk.out (STAGE=dev for one)
 	cdk synth --quiet $(STAGE_FLAG)
 	@ls -1 cdk.out/*.template.json
 
+# `cdk diff` with no stack names compares every stack of the app (it has no --all).
 diff: setup web ## Compare a stage with what is deployed (STAGE=dev; needs AWS credentials)
 	@test -n "$(STAGE)" || { echo "Set STAGE, e.g. make diff STAGE=dev" >&2; exit 2; }
-	cdk diff $(STAGE_FLAG) --all
+	@python -m tools.aws_credentials
+	cdk diff $(STAGE_FLAG)
 
 deploy: setup web ## Deploy every stack of a stage (STAGE=prod; needs AWS credentials)
 	@test -n "$(STAGE)" || { echo "Set STAGE, e.g. make deploy STAGE=dev" >&2; exit 2; }
+	@python -m tools.aws_credentials
 	cdk deploy $(STAGE_FLAG) --all
 
 preview: setup web ## Serve the page on localhost:5173 against a deployed stage (STAGE=dev; AWS credentials)

@@ -529,19 +529,6 @@ def test_key_over_s3s_1024_bytes_is_400_naming_the_field(aws: Aws, key_suffix: s
     assert "1024 bytes" in body["error"]["message"]
 
 
-def test_the_function_is_not_allowed_to_list_the_uploads_bucket(
-    service_template: dict[str, Any],
-) -> None:
-    """The decision behind treating HeadObject's 403 as 404: no s3:ListBucket for the API."""
-    from tests.conftest import resources_of_type
-
-    policies = resources_of_type(service_template, "AWS::IAM::Policy")
-    api_policy = next(p for k, p in policies.items() if k.startswith("InferenceApi"))
-    actions = json.dumps(api_policy["Properties"]["PolicyDocument"])
-    assert "s3:GetObject" in actions
-    assert "s3:ListBucket" not in actions
-
-
 # --- 3. malformed JSON never reaches a 500 ---------------------------------------
 
 

@@ -146,3 +146,36 @@ def test_waf_rate_rule_only_where_configured(template: dict[str, Any], stage: st
 
 def test_api_url_is_an_output(template: dict[str, Any]) -> None:
     assert "ApiUrl" in template["Outputs"]
+
+
+def test_function_outlasts_every_aws_call_and_traces_keep_no_answers(
+    template: dict[str, Any],
+) -> None:
+    from inference_api import service
+
+    [function] = [
+        f["Properties"]
+        for f in resources_of_type(template, "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "inference_api.handler.lambda_handler"
+    ]
+    variables = function["Environment"]["Variables"]
+
+    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    for name, budget in service.BUDGETS.items():
+        # A call that starts with the whole invocation ahead of it ends before Lambda's timeout.
+        assert budget.worst_case_seconds + service.RESERVE_SECONDS < function["Timeout"], name
+
+
+def test_api_may_read_but_not_list_uploads(template: dict[str, Any]) -> None:
+    """Why a 403 from HeadObject on the caller's own key is answered as 404 (see service.py)."""
+    documents = json.dumps(
+        [
+            p["Properties"]["PolicyDocument"]
+            for k, p in resources_of_type(template, "AWS::IAM::Policy").items()
+            if k.startswith("InferenceApi")
+        ]
+    )
+
+    assert "s3:GetObject" in documents
+    assert "s3:ListBucket" not in documents

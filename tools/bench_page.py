@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -43,10 +44,27 @@ def _photo(width: int, height: int, kind: str) -> bytes:
     return buffer.getvalue()
 
 
+NO_CHROMIUM = (
+    "The page benchmark drives Debian's Chromium through Playwright (no browser download), "
+    "and it is not installed. Install it with: sudo apt-get install chromium fonts-noto-cjk"
+)
+
+
+def find_chromium() -> str | None:
+    """Debian's Chromium, on PATH or at /usr/bin/chromium; None when missing."""
+    found = shutil.which("chromium")
+    if found:
+        return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
 def main() -> int:
+    chromium = find_chromium()
+    if chromium is None:
+        print(NO_CHROMIUM, file=sys.stderr)
+        return 2
     from playwright.sync_api import sync_playwright
 
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
     print("Quick-test page: choose photo -> upload received (headless Chromium, loopback)")
     columns = ("file MB", "sent px", "sent MB", "p50 ms", "max ms", "JS heap MB")
     widths = (9, 13, 9, 9, 9, 12)
