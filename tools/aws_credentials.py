@@ -1,7 +1,7 @@
 """``python -m tools.aws_credentials``: say once which AWS credentials are missing.
 
-Run by ``make diff`` and ``make deploy``. Without credentials the CDK CLI fails per stack with SDK messages that do
-not say what to do. This check resolves credentials the way the CLI and
+Run by ``make diff`` and ``make deploy``. Without credentials the CDK CLI
+fails per stack with SDK messages that do not say what to do. This check resolves credentials the way the CLI and
 boto3 do (environment, ``AWS_PROFILE`` and its SSO session, shared files,
 container or instance roles), locally, without calling AWS, and exits 2
 with one message naming what is missing and the commands that fix it:
