@@ -1,12 +1,13 @@
 """``python -m tools.aws_credentials``: say once which AWS credentials are missing.
 
 Run by ``make diff`` and ``make deploy``. Without credentials the CDK CLI
-fails per stack with SDK messages that do not say what to do. This check resolves credentials the way the CLI and
-boto3 do (environment, ``AWS_PROFILE`` and its SSO session, shared files,
-container or instance roles), locally, without calling AWS, and exits 2
-with one message naming what is missing and the commands that fix it:
-``aws sso login`` and ``AWS_PROFILE``, or access keys in the environment.
-Exit 0 when credentials resolve.
+fails per stack with SDK messages that do not say what to do. This check
+resolves credentials the way the CLI and boto3 do (environment,
+``AWS_PROFILE`` and its SSO session, shared files, container or instance
+roles), locally, without calling AWS, and exits 2 with one message naming
+what is missing and the commands that fix it: ``aws sso login`` and
+``AWS_PROFILE``, or access keys in the environment. Exit 0 when
+credentials resolve.
 """
 
 from __future__ import annotations
