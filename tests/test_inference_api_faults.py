@@ -287,17 +287,22 @@ def test_faces_table_throttled_is_429_not_nameless_matches(aws: Aws) -> None:
     assert (status, body["error"]["code"]) == (429, "throttled")
 
 
-def test_faces_unprocessed_keys_are_asked_again(aws: Aws) -> None:
-    keys = {
-        FACES_TABLE: {
-            "Keys": [{"face_id": {"S": "f-1"}}],
-            "ProjectionExpression": "face_id, person_id",
-        }
-    }
+FACE_KEYS = {
+    FACES_TABLE: {"Keys": [{"face_id": {"S": "f-1"}}], "ProjectionExpression": "face_id, person_id"}
+}
+
+
+def _one_face_matched(aws: Aws) -> dict[str, Any]:
+    """SearchFacesByImage matches face f-1; returns the BatchGetItem request that names it."""
     aws.rekognition.add_response(
         "search_faces_by_image",
         {"FaceMatches": [{"Similarity": 97.0, "Face": {"FaceId": "f-1"}}]},
     )
+    return FACE_KEYS
+
+
+def test_faces_unprocessed_keys_are_asked_again(aws: Aws) -> None:
+    keys = _one_face_matched(aws)
     aws.dynamodb.add_response(
         "batch_get_item",
         {"Responses": {FACES_TABLE: []}, "UnprocessedKeys": keys},
@@ -318,16 +323,7 @@ def test_faces_unprocessed_keys_are_asked_again(aws: Aws) -> None:
 
 
 def test_faces_unprocessed_keys_that_never_clear_are_429(aws: Aws) -> None:
-    keys = {
-        FACES_TABLE: {
-            "Keys": [{"face_id": {"S": "f-1"}}],
-            "ProjectionExpression": "face_id, person_id",
-        }
-    }
-    aws.rekognition.add_response(
-        "search_faces_by_image",
-        {"FaceMatches": [{"Similarity": 97.0, "Face": {"FaceId": "f-1"}}]},
-    )
+    keys = _one_face_matched(aws)
     for _ in range(service.BATCH_GET_ATTEMPTS):
         aws.dynamodb.add_response("batch_get_item", {"Responses": {}, "UnprocessedKeys": keys})
 

@@ -28,6 +28,7 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from botocore.exceptions import (
@@ -144,26 +145,28 @@ TRANSIENT_SDK_ERRORS = (
 )
 
 
-def throttled(cause: str | None = None, aws_code: str | None = None) -> ApiError:
-    return ApiError(
-        429,
-        "throttled",
-        "AWS is throttling requests; retry after the delay given",
-        headers={"Retry-After": str(THROTTLED_RETRY_AFTER_SECONDS)},
-        cause=cause,
-        aws_code=aws_code,
-    )
+def _retry_later(status: int, code: str, message: str, seconds: int) -> Callable[..., ApiError]:
+    def answer(cause: str | None = None, aws_code: str | None = None) -> ApiError:
+        headers = {"Retry-After": str(seconds)}
+        return ApiError(status, code, message, headers=headers, cause=cause, aws_code=aws_code)
+
+    return answer
 
 
-def unavailable(cause: str | None = None, aws_code: str | None = None) -> ApiError:
-    return ApiError(
-        503,
-        "upstream_unavailable",
-        "AWS did not answer in time; retry after the delay given",
-        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
-        cause=cause,
-        aws_code=aws_code,
-    )
+throttled = _retry_later(
+    429,
+    "throttled",
+    "AWS is throttling requests; retry after the delay given",
+    THROTTLED_RETRY_AFTER_SECONDS,
+)
+"""429 ``throttled`` with ``Retry-After`` (``cause`` and ``aws_code`` for the log)."""
+unavailable = _retry_later(
+    503,
+    "upstream_unavailable",
+    "AWS did not answer in time; retry after the delay given",
+    UNAVAILABLE_RETRY_AFTER_SECONDS,
+)
+"""503 ``upstream_unavailable`` with ``Retry-After`` (``cause`` and ``aws_code`` for the log)."""
 
 
 def from_aws(exc: Exception, operation: str, field_name: str = "image") -> ApiError:
