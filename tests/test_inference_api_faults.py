@@ -544,6 +544,8 @@ MALFORMED = [
     ("huge-exponent", _raw('{"image": {"bytes": "AA=="}, "min_confidence": 1e999999}'), "invalid_request", "min_confidence"),
     ("invalid-utf8", _raw(base64.b64encode(b'{"image": {"s3_key": "\xff\xfe"}}').decode(), isBase64Encoded=True), "invalid_json", "body"),
     ("invalid-base64-transport", _raw("not base64 at all!", isBase64Encoded=True), "invalid_json", "body"),
+    ("boolean-as-integer", rest_event("POST", "/v1/uploads", {"content_type": "image/png", "content_length": True}), "invalid_request", "content_length"),
+    ("string-as-integer", rest_event("POST", "/v1/uploads", {"content_type": "image/png", "content_length": "12"}), "invalid_request", "content_length"),
     ("top-level-array", _raw(json.dumps([{"image": {"bytes": b64(JPEG)}}])), "invalid_request", "body"),
     ("top-level-string", _raw('"hello"'), "invalid_request", "body"),
     ("top-level-number", _raw("42"), "invalid_request", "body"),

@@ -19,7 +19,8 @@ S3_KEY_MAX_BYTES = 1024
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    # strict: JSON true is not 1 and "12" is not 12 (a JSON integer is still a valid float).
+    model_config = ConfigDict(extra="forbid", defer_build=True, strict=True)
 
 
 class ImageRef(_Body):
