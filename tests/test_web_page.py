@@ -619,6 +619,19 @@ def test_throttled_request_waits_and_retries(page: Page, server: PreviewServer) 
     assert len(calls) == 2
 
 
+def test_aws_not_answering_in_time_waits_and_retries_without_blaming_the_model(
+    page: Page, server: PreviewServer
+) -> None:
+    calls = fail_first_labels_call(
+        page, 503, {"code": "upstream_unavailable", "message": "late"}, {"Retry-After": "1"}
+    )
+    sign_in(page, server)
+    choose(page, jpeg(800, 600))
+    expect(page.get_by_role("alert")).to_contain_text("did not answer in time")
+    assert results(page) == ["qr_code 96.4%"]
+    assert len(calls) == 2
+
+
 def test_network_down_keeps_the_photo_and_sends_it_when_back_online(
     page: Page, server: PreviewServer
 ) -> None:

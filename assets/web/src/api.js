@@ -4,7 +4,7 @@
 
 /**
  * kind: "network" | "unauthenticated" | "starting" | "not_running" |
- * "throttled" | "no_model" | "rejected" | "upload_failed" | "server".
+ * "throttled" | "busy" | "no_model" | "rejected" | "upload_failed" | "server".
  */
 export class ApiProblem extends Error {
   constructor(kind, { status = 0, code = "", message = "", field = null, retryAfter = null } = {}) {
@@ -42,7 +42,8 @@ function classify(response, error) {
     case 429:
       return new ApiProblem("throttled", { ...details, retryAfter: retryAfterSeconds(response, 5) });
     case 503:
-      return new ApiProblem(details.code === "model_starting" ? "starting" : "not_running", {
+      // upstream_unavailable: AWS did not answer in time (not the model's state).
+      return new ApiProblem({ model_starting: "starting", upstream_unavailable: "busy" }[details.code] ?? "not_running", {
         ...details,
         retryAfter: retryAfterSeconds(response, 60),
       });

@@ -90,9 +90,10 @@ function handleProblem(problem) {
     case "starting":
     case "not_running":
     case "throttled":
+    case "busy":
       if (automatic) {
         state.retries += 1;
-        const key = { starting: "starting", not_running: "notRunning", throttled: "throttled" }[problem.kind];
+        const key = { starting: "starting", not_running: "notRunning", throttled: "throttled", busy: "busy" }[problem.kind];
         countdown(key, problem.retryAfter);
       } else {
         showProblem(t("server", { code: problem.code }), { retry: true });
