@@ -97,9 +97,9 @@ class Invocation:
 
     @classmethod
     def seconds_left(cls) -> float:
-        if cls.context is None:
-            return float("inf")
-        return float(cls.context.get_remaining_time_in_millis()) / 1000
+        """Seconds until Lambda's timeout; unbounded outside an invocation."""
+        remaining = getattr(cls.context, "get_remaining_time_in_millis", None)
+        return float("inf") if remaining is None else float(remaining()) / 1000
 
 
 @cache
