@@ -113,9 +113,14 @@ def clients() -> service.Clients:
 
 
 def _user_id() -> str:
-    claims = (
-        (app.current_event.request_context.authorizer.claims or {}) if app.current_event else {}
-    )
+    """The caller's Cognito ``sub`` from the authorizer's claims.
+
+    :raises ApiError: 401 when the event carries no claims (not through the authorizer).
+    """
+    try:
+        claims = app.current_event.request_context.authorizer.claims or {}
+    except (AttributeError, TypeError):  # no requestContext or authorizer at all
+        claims = {}
     sub = claims.get("sub")
     if not sub:
         raise ApiError(401, "unauthenticated", "no signed-in user on this request")
@@ -215,6 +220,11 @@ def _logged(error: ApiError) -> Response[Any]:
     return _error(error)
 
 
+INTERNAL_ERROR = ApiError(
+    500, "internal_error", "unexpected error; it was logged with the request id"
+)
+
+
 @app.exception_handler(Exception)
 def handle_unexpected(error: Exception) -> Response[Any]:
     """The last line of defence inside the resolver: a JSON 500 (or the AWS answer), with CORS."""
@@ -224,11 +234,6 @@ def handle_unexpected(error: Exception) -> Response[Any]:
         return _logged(from_aws(error, "unmapped call"))
     logger.exception("unhandled error")
     return _error(INTERNAL_ERROR)
-
-
-INTERNAL_ERROR = ApiError(
-    500, "internal_error", "unexpected error; it was logged with the request id"
-)
 
 
 @app.not_found
