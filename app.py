@@ -9,9 +9,11 @@ with a message naming the key, the value and what is allowed.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import aws_cdk as cdk
 
+from stacks import guard_rules
 from stacks.config import ConfigError, StageConfig, load_stage_configs
 from stacks.data_stack import DataStack
 from stacks.nag import apply_acknowledgements, register_checks
@@ -22,13 +24,21 @@ from stacks.web_stack import WebStack
 PROJECT_TAG = "phone-image-recognition"
 
 
+def new_app(**props: Any) -> cdk.App:
+    """A CDK app with the project's policy validation: AWS Control Tower's Guard rules.
+
+    :param props: further ``cdk.App`` properties (``context``, ``outdir``).
+    """
+    return cdk.App(policy_validation_beta1=guard_rules.validators(), **props)
+
+
 def build_app(app: cdk.App, *, acknowledge_nag_findings: bool = True) -> list[DataStack]:
     """Add every selected stage's stacks and the cdk-nag checks to ``app``.
 
     :param app: the CDK app; its context must hold ``stages`` (and may hold
         ``stage`` to select one).
-    :param acknowledge_nag_findings: False only in the test that proves each
-        acknowledgement still matches a real finding.
+    :param acknowledge_nag_findings: False only in the tests that prove each
+        acknowledgement (cdk-nag's and the Guard rules') still matches a real finding.
     :returns: the stateful stack of each selected stage.
     :raises ConfigError: when the configuration is invalid.
     """
@@ -39,6 +49,7 @@ def build_app(app: cdk.App, *, acknowledge_nag_findings: bool = True) -> list[Da
     register_checks(app)
     if acknowledge_nag_findings:
         apply_acknowledgements(app)
+        apply_acknowledgements(app, guard_rules.GUARD_ACKNOWLEDGEMENTS)
     return stacks
 
 
@@ -60,7 +71,7 @@ def _build_stage(app: cdk.App, config: StageConfig) -> DataStack:
 
 
 def main() -> None:
-    app = cdk.App()
+    app = new_app()
     try:
         build_app(app)
     except ConfigError as exc:

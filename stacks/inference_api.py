@@ -187,7 +187,10 @@ class InferenceApi(Construct):
         validator = api.add_request_validator(
             "Validator", validate_request_body=True, validate_request_parameters=True
         )
-        integration = apigw.LambdaIntegration(self.function, timeout=Duration.seconds(29))
+        # No test-invoke permissions: the console's "Test" button is not a client of this API.
+        integration = apigw.LambdaIntegration(
+            self.function, timeout=Duration.seconds(29), allow_test_invoke=False
+        )
         v1 = api.root.add_resource("v1")
         for method, path in ROUTES:
             resource: apigw.IResource = v1

@@ -289,15 +289,17 @@ def register_checks(app: App) -> None:
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
 
 
-def apply_acknowledgements(app: App) -> list[tuple[str, str]]:
-    """Acknowledge, on each matching construct, the rows of :data:`ACKNOWLEDGEMENTS`.
+def apply_acknowledgements(
+    app: App, rows: tuple[NagAcknowledgement, ...] = ACKNOWLEDGEMENTS
+) -> list[tuple[str, str]]:
+    """Acknowledge, on each matching construct, the ``rows`` (cdk-nag's table by default).
 
     :returns: the ``(construct path, rule id)`` pairs acknowledged.
     """
     applied: list[tuple[str, str]] = []
     for node in _resources(app):
         path = node.node.path
-        for row in ACKNOWLEDGEMENTS:
+        for row in rows:
             if fnmatchcase(path, row.path):
                 rule_id = row.rule_for(path)
                 Validations.of(node).acknowledge(Acknowledgment(id=rule_id, reason=row.reason))

@@ -18,7 +18,7 @@ import pytest
 from aws_cdk import cx_api
 from aws_cdk.assertions import Template
 
-from app import build_app
+from app import build_app, new_app
 
 # Lambda code under test reads Powertools settings at import, as it does in AWS
 # (where the stack sets them); tests never reach a real X-Ray daemon or AWS.
@@ -59,9 +59,9 @@ class Synth:
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """Every stage of cdk.json synthesized once, with cdk-nag enforcing."""
+    """Every stage of cdk.json synthesized once, with cdk-nag and the Guard rules enforcing."""
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app = cdk.App(context=cdk_json_context(), outdir=str(outdir))
+    app = new_app(context=cdk_json_context(), outdir=str(outdir))
     build_app(app)
     return Synth(assembly=app.synth(), outdir=outdir)
 
@@ -93,3 +93,42 @@ def logical_id(template: dict[str, Any], cfn_type: str, startswith: str) -> str:
     ids = [k for k in resources_of_type(template, cfn_type) if k.startswith(startswith)]
     assert len(ids) == 1, f"expected one {cfn_type} named {startswith}*, found {ids}"
     return ids[0]
+
+
+def violations(report: dict[str, Any], plugins: set[str]) -> set[tuple[str, str]]:
+    """(construct path, rule id) for every violation the named plugins put in a CDK report."""
+    return {
+        (construct["constructPath"], violation["ruleName"])
+        for plugin in report["pluginReports"]
+        if plugin["pluginName"] in plugins
+        for violation in plugin.get("violations", [])
+        for construct in violation["violatingConstructs"]
+    }
+
+
+PROBE = "PolicyProbe"
+
+
+@pytest.fixture(scope="session")
+def unacknowledged_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The validation report of every stage with nothing acknowledged, plus a probe stack
+    that breaks rules of every plugin on purpose (proof that each plugin runs)."""
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_s3 as s3
+
+    outdir = tmp_path_factory.mktemp("cdk.out.unacknowledged")
+    app = new_app(context=cdk_json_context(), outdir=str(outdir))
+    build_app(app, acknowledge_nag_findings=False)
+    probe = cdk.Stack(app, PROBE)
+    s3.Bucket(probe, "PlainBucket")
+    lambda_.Function(
+        probe,
+        "PlainFunction",
+        runtime=lambda_.Runtime.PYTHON_3_11,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context):\n    return None\n"),
+    )
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report: dict[str, Any] = json.loads(Path(outdir, "validation-report.json").read_text())
+    return report
