@@ -14,14 +14,12 @@ from typing import Any
 import aws_cdk as cdk
 
 from stacks import guard_rules
-from stacks.config import ConfigError, StageConfig, load_stage_configs
+from stacks.config import ConfigError, load_delivery_config, load_stage_configs
 from stacks.data_stack import DataStack
+from stacks.delivery import DeliveryStack
 from stacks.nag import apply_acknowledgements, register_checks
-from stacks.service_stack import ServiceStack
+from stacks.stage import add_stage_stacks
 from stacks.web import PageNotBuiltError
-from stacks.web_stack import WebStack
-
-PROJECT_TAG = "phone-image-recognition"
 
 
 def new_app(**props: Any) -> cdk.App:
@@ -33,7 +31,8 @@ def new_app(**props: Any) -> cdk.App:
 
 
 def build_app(app: cdk.App, *, acknowledge_nag_findings: bool = True) -> list[DataStack]:
-    """Add every selected stage's stacks and the cdk-nag checks to ``app``.
+    """Add every selected stage's stacks, the delivery pipeline when configured (and no
+    single stage is selected), and the cdk-nag checks to ``app``.
 
     :param app: the CDK app; its context must hold ``stages`` (and may hold
         ``stage`` to select one).
@@ -42,32 +41,26 @@ def build_app(app: cdk.App, *, acknowledge_nag_findings: bool = True) -> list[Da
     :returns: the stateful stack of each selected stage.
     :raises ConfigError: when the configuration is invalid.
     """
-    configs = load_stage_configs(
-        app.node.try_get_context("stages"), app.node.try_get_context("stage")
+    selected = app.node.try_get_context("stage")
+    stages = app.node.try_get_context("stages")
+    configs = load_stage_configs(stages, selected)
+    stacks = [add_stage_stacks(app, config) for config in configs]
+    delivery = load_delivery_config(
+        app.node.try_get_context("delivery"), load_stage_configs(stages)
     )
-    stacks = [_build_stage(app, config) for config in configs]
+    if delivery is not None and selected is None:
+        DeliveryStack(
+            app,
+            "Delivery",
+            delivery=delivery,
+            stages=load_stage_configs(stages),
+            env=cdk.Environment(account=delivery.account, region=delivery.region),
+        )
     register_checks(app)
     if acknowledge_nag_findings:
         apply_acknowledgements(app)
         apply_acknowledgements(app, guard_rules.GUARD_ACKNOWLEDGEMENTS)
     return stacks
-
-
-def _build_stage(app: cdk.App, config: StageConfig) -> DataStack:
-    env = (
-        cdk.Environment(account=config.account, region=config.region)
-        if config.account or config.region
-        else None
-    )
-    data = DataStack(app, f"{config.stack_prefix}-Data", config=config, env=env)
-    service = ServiceStack(app, f"{config.stack_prefix}-Service", config=config, data=data, env=env)
-    web = WebStack(
-        app, f"{config.stack_prefix}-Web", config=config, data=data, service=service, env=env
-    )
-    for stack in (data, service, web):
-        cdk.Tags.of(stack).add("project", PROJECT_TAG)
-        cdk.Tags.of(stack).add("stage", config.name)
-    return data
 
 
 def main() -> None:

@@ -282,3 +282,74 @@ def load_stage_configs(stages: Any, selected: str | None = None) -> list[StageCo
     if errors:
         raise ConfigError("\n".join(errors))
     return configs
+
+
+class DeliveryConfig(_Strict):
+    """The opt-in delivery pipeline (context key ``delivery`` in ``cdk.json``).
+
+    :ivar connection_arn: an AWS CodeConnections (or CodeStar Connections)
+        connection to the repository's host, created and authorized once in
+        the console (https://docs.aws.amazon.com/dtconsole/latest/userguide/connections.html).
+    :ivar repository: ``owner/name`` on that host; :ivar branch: the branch to deliver.
+    :ivar account: :ivar region: where the pipeline runs (the tooling account).
+    :ivar stages: stage names in delivery order; every stage after the first
+        waits for a manual approval. Each must pin ``account`` and ``region``.
+    """
+
+    connection_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:"
+        r"connection/[0-9a-f-]{36}$"
+    )
+    repository: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    branch: str = Field(default="main", min_length=1, max_length=255)
+    account: str = Field(pattern=r"^\d{12}$")
+    region: str = Field(pattern=r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+    stages: list[str] = Field(min_length=1)
+
+
+def load_delivery_config(raw: Any, stages: list[StageConfig]) -> DeliveryConfig | None:
+    """Validate the ``delivery`` context value against the defined stages.
+
+    :param raw: the ``delivery`` value, or None when the project does not use a pipeline.
+    :param stages: every stage defined under ``stages``.
+    :returns: None when ``raw`` is None.
+    :raises ConfigError: naming ``delivery.<key>``, the value and what is allowed; a
+        delivered stage that is not defined or does not pin ``account`` and ``region``.
+    """
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"delivery: got {raw!r}; expected an object of settings")
+    try:
+        delivery = DeliveryConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            key = ".".join(["delivery", *(str(p) for p in error["loc"])])
+            if error["type"] == "extra_forbidden":
+                allowed = ", ".join(sorted(DeliveryConfig.model_fields))
+                lines.append(f"{key}: unknown key; allowed keys here: {allowed}")
+            elif error["type"] == "missing":
+                lines.append(f"{key}: required key is missing")
+            else:
+                message = str(error["msg"]).removeprefix("Value error, ")
+                lines.append(f"{key}: got {error['input']!r}; {message}")
+        raise ConfigError("\n".join(lines)) from None
+    by_name = {stage.name: stage for stage in stages}
+    errors = []
+    for name in delivery.stages:
+        stage = by_name.get(name)
+        if stage is None:
+            errors.append(
+                f"delivery.stages: {name!r} is not a stage; defined: {', '.join(sorted(by_name))}"
+            )
+        elif not (stage.account and stage.region):
+            errors.append(
+                f"stages.{name}: a delivered stage must set 'account' and 'region' "
+                "(the pipeline deploys to that account through its bootstrap trust)"
+            )
+    if len(set(delivery.stages)) != len(delivery.stages):
+        errors.append(f"delivery.stages: got {delivery.stages!r}; each stage at most once")
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return delivery

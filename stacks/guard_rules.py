@@ -40,7 +40,13 @@ _DATA_BUCKETS = tuple(
     f"*-Data/Storage/{name}/Resource" for name in ("AccessLogs", "Training", "Uploads", "Archive")
 )
 _WEB_BUCKETS = ("*-Web/Site/Logs/Resource", "*-Web/Site/Bucket/Resource")
-_LOG_BUCKETS = ("*-Data/Storage/AccessLogs/Resource", "*-Web/Site/Logs/Resource")
+_PIPELINE_LOG_BUCKET = "Delivery/ArtifactAccessLogs/Resource"
+_PIPELINE_ARTIFACTS = "Delivery/Pipeline/Pipeline/ArtifactsBucket/Resource"
+_LOG_BUCKETS = (
+    "*-Data/Storage/AccessLogs/Resource",
+    "*-Web/Site/Logs/Resource",
+    _PIPELINE_LOG_BUCKET,
+)
 _LOG_GROUPS = (
     "*-Service/CostGuard/FunctionLogs/Resource",
     "*-Service/InferenceApi/FunctionLogs/Resource",
@@ -83,9 +89,11 @@ GUARD_ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
         "and CloudFront standard logs cannot write to SSE-KMS buckets, "
         "https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html)"
         " and the data buckets are too so that Rekognition training and browsers' presigned "
-        "PUTs need no grants on a customer key and requests pay no AWS KMS charge",
+        "PUTs need no grants on a customer key and requests pay no AWS KMS charge. The "
+        "pipeline's artifact bucket is SSE-KMS",
         *_DATA_BUCKETS,
         *_WEB_BUCKETS,
+        _PIPELINE_LOG_BUCKET,
     ),
     *_rows(
         "s3_bucket_object_lock_enabled_check",
@@ -93,9 +101,12 @@ GUARD_ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
         "AWS S3 Object Lock forbids deleting objects during their retention "
         "(https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html), but photos "
         "must expire after upload_retention_days, a person's training photos must be "
-        "removable on request, logs expire by lifecycle and dev buckets are emptied on delete",
+        "removable on request, logs expire by lifecycle and dev buckets are emptied on "
+        "delete; CodePipeline overwrites and expires its artifacts",
         *_DATA_BUCKETS,
         *_WEB_BUCKETS,
+        _PIPELINE_LOG_BUCKET,
+        _PIPELINE_ARTIFACTS,
     ),
     *_rows(
         "s3_event_notifications_enabled_check",
@@ -106,6 +117,8 @@ GUARD_ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
         "and one without a reader would only cost",
         *_DATA_BUCKETS,
         *_WEB_BUCKETS,
+        _PIPELINE_LOG_BUCKET,
+        _PIPELINE_ARTIFACTS,
     ),
     *_rows(
         "s3_bucket_versioning_enabled_check",
@@ -114,10 +127,11 @@ GUARD_ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
         "(https://docs.aws.amazon.com/AmazonS3/latest/userguide/Versioning.html): in the "
         "uploads bucket it would keep people's photos past upload_retention_days; log "
         "delivery only writes new keys; the site bucket is rebuilt from the repository by "
-        "every deploy. The training and archive buckets are versioned",
+        "every deploy. The training, archive and pipeline artifact buckets are versioned",
         "*-Data/Storage/AccessLogs/Resource",
         "*-Data/Storage/Uploads/Resource",
         *_WEB_BUCKETS,
+        _PIPELINE_LOG_BUCKET,
     ),
     *_rows(
         "s3_bucket_logging_enabled_check",
@@ -152,6 +166,7 @@ GUARD_ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
         "(https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html);"
         " the logs hold error codes and AWS causes, never images, tokens or presigned URLs",
         *_LOG_GROUPS,
+        "Delivery/BuildLogs/Resource",
     ),
     *_rows(
         "cloudwatch_log_group_retention_period_check",
@@ -161,7 +176,7 @@ GUARD_ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
         "prod keeps 365 days and passes "
         "(https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/Working-with-log-groups-"
         "and-streams.html)",
-        *(f"Dev-{path.removeprefix('*-')}" for path in _LOG_GROUPS),
+        *(f"*Dev-{path.removeprefix('*-')}" for path in _LOG_GROUPS),
     ),
     *_rows(
         "lambda_function_public_access_prohibited_check",

@@ -13,10 +13,11 @@ longer matches any finding, so the table cannot rot.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from aws_cdk import Acknowledgment, App, CfnResource, Validations
+from aws_cdk import Acknowledgment, App, CfnResource, Stack, Token, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import IConstruct
 
@@ -33,14 +34,56 @@ class NagAcknowledgement:
     rule_id: str
     reason: str
 
-    def rule_for(self, construct_path: str) -> str:
-        """The concrete rule id for a construct path (``{stage}``, ``{Stage}`` filled in)."""
-        stage = construct_path.split("/", 1)[0].split("-", 1)[0]
-        return self.rule_id.replace("{stage}", stage.lower()).replace("{Stage}", stage)
+    def rule_ids(
+        self, construct_path: str, account: str | None = None, region: str | None = None
+    ) -> set[str]:
+        """:meth:`rule_for`, and for a pinned stack the variant with ``<AWS::Partition>``
+        kept: CDK resolves the partition in ARNs it formats for the stack's region, but
+        not in AWS managed policy ARNs, which it always joins with ``AWS::Partition``."""
+        ids = {self.rule_for(construct_path, account, region)}
+        if region:
+            ids.add(self.rule_for(construct_path, account, region, keep_partition=True))
+        return ids
+
+    def rule_for(
+        self,
+        construct_path: str,
+        account: str | None = None,
+        region: str | None = None,
+        *,
+        keep_partition: bool = False,
+    ) -> str:
+        """The concrete rule id for a construct path.
+
+        ``{stage}``/``{Stage}`` become the stage of the stack the path is in
+        (``Dev-Service`` -> ``dev``, also inside a pipeline's ``Delivery/Dev/``);
+        for a stack pinned to an ``account`` and ``region``, the tokens CDK
+        leaves unresolved in an environment-agnostic stack become those values,
+        as they appear in the findings of a pinned stack.
+        """
+        stage = next(
+            (m.group(1) for part in construct_path.split("/") if (m := _STACK_ID.match(part))),
+            construct_path.split("/", 1)[0].split("-", 1)[0],
+        )
+        rule = self.rule_id.replace("{stage}", stage.lower()).replace("{Stage}", stage)
+        if account:
+            rule = rule.replace("<AWS::AccountId>", account)
+        if region:
+            rule = rule.replace("<AWS::Region>", region).replace(
+                '{"Ref":"AWS::Region"}', f'"{region}"'
+            )
+            if not keep_partition:
+                partition = next((p for r, p in _PARTITIONS if region.startswith(r)), "aws")
+                rule = rule.replace("<AWS::Partition>", partition)
+        return rule
 
     def matches(self, construct_path: str, rule_id: str) -> bool:
         """Whether this row covers finding ``rule_id`` on ``construct_path``."""
         return fnmatchcase(construct_path, self.path) and self.rule_for(construct_path) == rule_id
+
+
+_STACK_ID = re.compile(r"^([A-Za-z][A-Za-z0-9]*)-(?:Data|Service|Web)$")
+_PARTITIONS = (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"))
 
 
 _FUNCTION_POLICIES = "*-Service/*/FunctionRole/DefaultPolicy/Resource"
@@ -283,6 +326,56 @@ row: cdk-nag treats a bucket receiving other buckets' access logs as
 compliant.
 """
 
+_PIPELINE = "Delivery/Pipeline/*"
+_PIPELINE_GRANTS = (
+    "CDK Pipelines (aws_cdk.pipelines) generates this grant for the delivery pipeline: "
+    "read/write on its own artifact bucket and KMS key (CDK's grantReadWrite expands to these "
+    "action wildcards), CodeBuild's own log and report groups named after each project, "
+    "sts:AssumeRole on this account's CDK bootstrap roles (conditioned on their "
+    "aws-cdk:bootstrap-role tag) and the describe calls AWS CloudFormation and CodeBuild do "
+    "not scope to resources (Service Authorization Reference)"
+)
+
+ACKNOWLEDGEMENTS += (
+    *tuple(
+        NagAcknowledgement(
+            path=_PIPELINE, rule_id=f"AwsSolutions-IAM5[{finding}]", reason=_PIPELINE_GRANTS
+        )
+        for finding in (
+            "Action::s3:Abort*",
+            "Action::s3:DeleteObject*",
+            "Action::s3:GetBucket*",
+            "Action::s3:GetObject*",
+            "Action::s3:List*",
+            "Action::kms:GenerateDataKey*",
+            "Action::kms:ReEncrypt*",
+            "Resource::<PipelineArtifactsBucketAEA9A052.Arn>/*",
+            "Resource::*",
+            "Resource::arn:*:iam::<AWS::AccountId>:role/*",
+            "Resource::arn:<AWS::Partition>:codebuild:<AWS::Region>:<AWS::AccountId>:report-group/*",
+            "Resource::arn:<AWS::Partition>:codebuild:<AWS::Region>:<AWS::AccountId>:report-group/"
+            "<PipelineBuildSynthCdkBuildProject6BEFA8E6>-*",
+            "Resource::arn:<AWS::Partition>:codebuild:<AWS::Region>:<AWS::AccountId>:report-group/"
+            "<PipelineUpdatePipelineSelfMutationDAA41400>-*",
+            "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+            "/aws/codebuild/*",
+            "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+            "/aws/codebuild/<PipelineBuildSynthCdkBuildProject6BEFA8E6>:*",
+            "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+            "/aws/codebuild/<PipelineUpdatePipelineSelfMutationDAA41400>:*",
+        )
+    ),
+    NagAcknowledgement(
+        path="Delivery/Pipeline/Pipeline/Build/Synth/CdkBuildProject/Resource",
+        rule_id="AwsSolutions-CB5",
+        reason="The synth step runs the project's tests, whose real servers come from Debian "
+        "(mosquitto, Chromium as a .deb); AWS CodeBuild's curated images are Ubuntu, where "
+        "Chromium is a snap that does not run in CodeBuild, and Amazon Linux, which has "
+        "neither; the image is Docker's official python:3.11-bookworm from Amazon ECR Public",
+    ),
+)
+"""The delivery pipeline's findings (only when ``cdk.json`` configures ``delivery``)."""
+
 
 def register_checks(app: App) -> None:
     """Run the AWS Solutions and Serverless packs on every stack of ``app``."""
@@ -299,11 +392,14 @@ def apply_acknowledgements(
     applied: list[tuple[str, str]] = []
     for node in _resources(app):
         path = node.node.path
+        stack = Stack.of(node)
+        account = None if Token.is_unresolved(stack.account) else stack.account
+        region = None if Token.is_unresolved(stack.region) else stack.region
         for row in rows:
             if fnmatchcase(path, row.path):
-                rule_id = row.rule_for(path)
-                Validations.of(node).acknowledge(Acknowledgment(id=rule_id, reason=row.reason))
-                applied.append((path, rule_id))
+                for rule_id in sorted(row.rule_ids(path, account, region)):
+                    Validations.of(node).acknowledge(Acknowledgment(id=rule_id, reason=row.reason))
+                    applied.append((path, rule_id))
     return applied
 
 

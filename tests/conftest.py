@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ from aws_cdk import cx_api
 from aws_cdk.assertions import Template
 
 from app import build_app, new_app
+from stacks.config import DeliveryConfig, load_stage_configs
+from stacks.delivery import DeliveryStack
+from stacks.nag import NagAcknowledgement
 
 # Lambda code under test reads Powertools settings at import, as it does in AWS
 # (where the stack sets them); tests never reach a real X-Ray daemon or AWS.
@@ -107,6 +111,43 @@ def violations(report: dict[str, Any], plugins: set[str]) -> set[tuple[str, str]
 
 
 PROBE = "PolicyProbe"
+STAGE_ENVS = {"dev": ("111111111111", "ap-northeast-1"), "prod": ("222222222222", "ap-northeast-1")}
+"""Accounts and regions the delivery tests pin the stages to (a pipeline needs them)."""
+DELIVERY: dict[str, Any] = {
+    "connection_arn": (
+        "arn:aws:codeconnections:ap-northeast-1:333333333333:connection/"
+        "12345678-1234-1234-1234-123456789012"
+    ),
+    "repository": "example/phone-image-recognition",
+    "branch": "main",
+    "account": "333333333333",
+    "region": "ap-northeast-1",
+    "stages": ["dev", "prod"],
+}
+"""A delivery configuration as a multi-account team would write it in cdk.json."""
+
+
+def delivery_context() -> dict[str, Any]:
+    """cdk.json's context with the stages pinned and the delivery pipeline configured."""
+    context = cdk_json_context()
+    for name, (account, region) in STAGE_ENVS.items():
+        context["stages"][name] = {**context["stages"][name], "account": account, "region": region}
+    context["delivery"] = DELIVERY
+    return context
+
+
+def env_of(construct_path: str) -> tuple[str | None, str | None]:
+    """The account and region of the stack a construct path is in, as the tests pin them."""
+    parts = construct_path.split("/")
+    if parts[0] != "Delivery":
+        return None, None
+    stage = parts[1].lower() if len(parts) > 1 else ""
+    return STAGE_ENVS.get(stage, (str(DELIVERY["account"]), str(DELIVERY["region"])))
+
+
+def covered(row: NagAcknowledgement, path: str, rule_id: str) -> bool:
+    """Whether acknowledgement ``row`` covers finding ``rule_id`` on ``path``."""
+    return fnmatchcase(path, row.path) and rule_id in row.rule_ids(path, *env_of(path))
 
 
 @pytest.fixture(scope="session")
@@ -119,6 +160,21 @@ def unacknowledged_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     outdir = tmp_path_factory.mktemp("cdk.out.unacknowledged")
     app = new_app(context=cdk_json_context(), outdir=str(outdir))
     build_app(app, acknowledge_nag_findings=False)
+    # The delivery pipeline too, deploying pinned copies of the stages: the tables must
+    # cover environment-agnostic stacks (tokens) and pinned ones (resolved values).
+    pinned = [
+        config.model_copy(
+            update=dict(zip(("account", "region"), STAGE_ENVS[config.name], strict=True))
+        )
+        for config in load_stage_configs(cdk_json_context()["stages"])
+    ]
+    DeliveryStack(
+        app,
+        "Delivery",
+        delivery=DeliveryConfig.model_validate(DELIVERY),
+        stages=pinned,
+        env=cdk.Environment(account=DELIVERY["account"], region=DELIVERY["region"]),
+    )
     probe = cdk.Stack(app, PROBE)
     s3.Bucket(probe, "PlainBucket")
     lambda_.Function(
