@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 from tqdm import tqdm
 
-from tools.models import faces, lifecycle, manifest
+from tools.models import crossaccount, faces, lifecycle, manifest
 from tools.models.lifecycle import StageResources, ToolError
 
 
@@ -89,6 +89,29 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("version", nargs="?")
     x.add_argument("--all", action="store_true", help="stop every running version of the project")
 
+    c = commands.add_parser(
+        "copy",
+        help="copy a trained, evaluated version to another stage's account (dev -> prod)",
+        description=(
+            "Copy VERSION of --stage's project to --to-stage's project with CopyProjectVersion "
+            "(same region, any account): puts a project policy on the source project that lets "
+            "only the destination account copy only this version, copies, waits, deletes the "
+            "policy, and compares the copy's evaluation with the source's. Promote the copy "
+            "with 'python -m tools.models --stage TO_STAGE promote VERSION'."
+        ),
+    )
+    c.add_argument("version", help="version name or ARN in --stage")
+    c.add_argument("--to-stage", required=True, help="destination stage (e.g. prod)")
+    c.add_argument(
+        "--to-profile",
+        help="AWS profile with credentials of the destination account (default: the same "
+        "credentials as the source; needed when the stages are in different accounts)",
+    )
+    c.add_argument(
+        "--min-f1", type=float, default=0.0, help="refuse a source version below this F1"
+    )
+    c.add_argument("--version-name", help="name of the copy (default: the source's name)")
+
     f = commands.add_parser("faces", help="enroll, list or remove people's faces")
     fc = f.add_subparsers(dest="faces_command", required=True, metavar="ACTION")
     fe = fc.add_parser("enroll", help="index <person>/<photo> into the collection")
@@ -103,8 +126,11 @@ def _resources(args: argparse.Namespace, session: Any) -> StageResources:
     return lifecycle.stage_resources(session.client("cloudformation"), args.stage)
 
 
-def run(args: argparse.Namespace, session: Any, out: Any = None) -> int:
-    """Execute one parsed command; returns the exit code."""
+def run(args: argparse.Namespace, session: Any, out: Any = None, to_session: Any = None) -> int:
+    """Execute one parsed command; returns the exit code.
+
+    :param to_session: the destination account's session (``copy``); default ``session``.
+    """
     out = out or sys.stdout
     if args.command == "manifest":
         paths, read = (
@@ -219,6 +245,30 @@ def run(args: argparse.Namespace, session: Any, out: Any = None) -> int:
                 f"stopping {len(stopped)} version(s): {', '.join(stopped) or 'none running'}",
                 file=out,
             )
+    elif args.command == "copy":
+        target = to_session or session
+        destination = lifecycle.stage_resources(target.client("cloudformation"), args.to_stage)
+        copied = crossaccount.copy_version(
+            source_rekognition=rekognition,
+            source_s3=session.client("s3"),
+            source=resources,
+            destination_rekognition=target.client("rekognition"),
+            destination_s3=target.client("s3"),
+            destination=destination,
+            version=args.version,
+            min_f1=args.min_f1,
+            version_name=args.version_name,
+            report=lambda line: print(line, file=out),
+        )
+        print(
+            f"copied to {destination.stage}: {copied.version_arn}\n"
+            f"F1 in {resources.stage} {copied.source.f1:.3f}, "
+            f"in {destination.stage} {copied.copy.f1:.3f}\n"
+            f"promote it with: python -m tools.models --stage {destination.stage} promote "
+            f"{args.version_name or copied.version_arn.split('/version/')[1].split('/')[0]}"
+            + (f" --min-f1 {args.min_f1:g}" if args.min_f1 else ""),
+            file=out,
+        )
     elif args.command == "faces":
         dynamodb = session.client("dynamodb")
         if args.faces_command == "enroll":
@@ -239,9 +289,16 @@ def run(args: argparse.Namespace, session: Any, out: Any = None) -> int:
 def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return run(args, session or boto3.Session(region_name=args.region))
+        to_session = (
+            boto3.Session(profile_name=args.to_profile, region_name=args.region)
+            if getattr(args, "to_profile", None)
+            else None
+        )
+        return run(args, session or boto3.Session(region_name=args.region), to_session=to_session)
     except (ToolError, manifest.ManifestError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+    except ProfileNotFound as exc:
+        print(f"error: {exc}; see 'aws configure list-profiles'", file=sys.stderr)
     except NoCredentialsError:
         print(
             "error: no AWS credentials found; run 'aws sso login' or set AWS_PROFILE",
