@@ -18,7 +18,7 @@ STAGE ?=
 STAGE_FLAG := $(if $(STAGE),-c stage=$(STAGE),)
 PY_SOURCES := app.py stacks tests tools lambda
 
-.PHONY: help setup web synth diff deploy preview preview-offline screenshots bench traces test lint format typecheck pytest snapshot-update clean
+.PHONY: help setup web synth diff deploy integ preview preview-offline screenshots bench traces test lint format typecheck pytest snapshot-update clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ deploy: setup web ## Deploy every stack of a stage (STAGE=prod; needs AWS creden
 	@python -m tools.aws_credentials
 	cdk deploy $(STAGE_FLAG) --all
 
+integ: setup web ## Integration test in a real account: deploy stage 'integ', assert, destroy (AWS credentials)
+	python -m tools.integ
+
 preview: setup web ## Serve the page on localhost:5173 against a deployed stage (STAGE=dev; AWS credentials)
 	@test -n "$(STAGE)" || { echo "Set STAGE, e.g. make preview STAGE=dev (or make preview-offline)" >&2; exit 2; }
 	python -m tools.web_preview --stage $(STAGE)
@@ -97,8 +100,8 @@ pytest: setup web ## Template, config, cdk-nag, cfn-lint, handler and browser te
 
 test: lint typecheck pytest ## Every check and test (what CI runs)
 
-snapshot-update: setup web ## Refresh template snapshots after an intended change
-	pytest tests/test_snapshots.py --snapshot-update
+snapshot-update: setup web ## Refresh template snapshots (stages and the integ app) after an intended change
+	pytest tests/test_snapshots.py tests/test_integ_snapshot.py --snapshot-update
 
 clean: ## Remove build output (keeps .venv and node_modules)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache build assets/web/dist

@@ -44,7 +44,7 @@ def build_app(app: cdk.App, *, acknowledge_nag_findings: bool = True) -> list[Da
     selected = app.node.try_get_context("stage")
     stages = app.node.try_get_context("stages")
     configs = load_stage_configs(stages, selected)
-    stacks = [add_stage_stacks(app, config) for config in configs]
+    stacks = [add_stage_stacks(app, config).data for config in configs]
     delivery = load_delivery_config(
         app.node.try_get_context("delivery"), load_stage_configs(stages)
     )

@@ -49,12 +49,12 @@ SYNTH_COMMANDS = ("./.ci/run", "make synth")
 class StageDeployment(cdk.Stage):
     """One stage's three stacks as a unit the pipeline deploys.
 
-    :ivar data: the stage's stateful stack.
+    :ivar stacks: the stage's stacks.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: Any):
         super().__init__(scope, construct_id, **kwargs)
-        self.data = add_stage_stacks(self, config)
+        self.stacks = add_stage_stacks(self, config)
 
 
 class DeliveryStack(cdk.Stack):

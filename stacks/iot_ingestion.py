@@ -29,7 +29,7 @@ id, and publish/subscribe/receive only under ``devices/<its thing name>/``
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Stack
+from aws_cdk import Aws, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
@@ -92,7 +92,14 @@ class IotIngestion(Construct):
         self.stage = stage
         self.rules: dict[str, iot.CfnTopicRule] = {}
         self.streams: dict[str, firehose.CfnDeliveryStream] = {}
-        firehose_logs = logs.LogGroup(self, "FirehoseLogs", retention=RETENTION[log_retention_days])
+        # Like every log group of the stateless stack: deleted with it (the stack is
+        # "always safe to destroy and redeploy"; CDK's default would orphan them).
+        firehose_logs = logs.LogGroup(
+            self,
+            "FirehoseLogs",
+            retention=RETENTION[log_retention_days],
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         for kind in KINDS:
             self.streams[kind] = self._stream(kind, archive, firehose_logs)
             self.rules[kind] = self._rule(kind, device_events, archive)
@@ -133,7 +140,10 @@ class IotIngestion(Construct):
             )
         )
         stream_log = logs.LogStream(
-            self, f"{kind.capitalize()}FirehoseLogStream", log_group=log_group
+            self,
+            f"{kind.capitalize()}FirehoseLogStream",
+            log_group=log_group,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         log_group.grant_write(role)
         stream = firehose.CfnDeliveryStream(

@@ -9,6 +9,8 @@ stacks, never a second copy.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import aws_cdk as cdk
 from constructs import Construct
 
@@ -20,14 +22,23 @@ from stacks.web_stack import WebStack
 PROJECT_TAG = "phone-image-recognition"
 
 
+@dataclass(frozen=True)
+class StageStacks:
+    """A stage's three stacks."""
+
+    data: DataStack
+    service: ServiceStack
+    web: WebStack
+
+
 def add_stage_stacks(
     scope: Construct, config: StageConfig, env: cdk.Environment | None = None
-) -> DataStack:
+) -> StageStacks:
     """Add the stage's three stacks to ``scope`` (an app or a ``cdk.Stage``).
 
     :param env: the stacks' environment; by default the stage's ``account`` and
         ``region`` when it pins them, else environment-agnostic.
-    :returns: the stateful stack.
+    :returns: the three stacks.
     """
     if env is None and (config.account or config.region):
         env = cdk.Environment(account=config.account, region=config.region)
@@ -53,4 +64,4 @@ def add_stage_stacks(
     for stack in (data, service, web):
         cdk.Tags.of(stack).add("project", PROJECT_TAG)
         cdk.Tags.of(stack).add("stage", config.name)
-    return data
+    return StageStacks(data, service, web)

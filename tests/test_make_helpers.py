@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,69 @@ def test_page_bench_without_chromium_says_what_to_install(
     err = capsys.readouterr().err
     assert "apt-get install chromium" in err
     assert "Traceback" not in err
+
+
+def test_integ_results_pass_only_on_the_providers_success_json() -> None:
+    from tools import integ
+
+    outputs = {
+        "PhoneApiDefaultTestDeployAssertEAFA7AF6": {
+            "AssertionResultsLambdaInvokeA": '{"status":"success"}',
+            "AssertionResultsLambdaInvokeB": '{"status":"fail","message":"Expected 409 got 500"}',
+            "AssertionResultsHttpApiCallC": "not json",
+            "SomethingElse": "ignored",
+        }
+    }
+
+    results = integ.assertion_results(outputs)
+
+    assert {name.rsplit(".", 1)[1]: passed for name, (passed, _) in results.items()} == {
+        "AssertionResultsLambdaInvokeA": True,
+        "AssertionResultsLambdaInvokeB": False,
+        "AssertionResultsHttpApiCallC": False,
+    }
+    assert "Expected 409 got 500" in {message for _, message in results.values()}
+
+
+def test_integ_without_credentials_deploys_nothing(
+    no_aws: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tools import integ
+
+    ran: list[tuple[str, ...]] = []
+
+    def cdk(*args: str) -> int:
+        ran.append(args)
+        return 0
+
+    monkeypatch.setattr(integ, "_cdk", cdk)
+
+    assert integ.main([]) == 2
+    assert ran == []
+    assert "aws sso login" in capsys.readouterr().err
+
+
+def test_integ_reports_a_failed_assertion_and_still_destroys(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tools import integ
+
+    from tools import aws_credentials
+
+    monkeypatch.setattr(aws_credentials, "problem", lambda: None)
+    monkeypatch.setattr(integ, "OUTDIR", tmp_path)
+    ran: list[str] = []
+
+    def cdk(*args: str) -> int:
+        ran.append(args[0])
+        if args[0] == "deploy":
+            (tmp_path / "outputs.json").write_text(
+                json.dumps({"Assert": {"AssertionResultsX": '{"status":"fail","message":"no"}'}})
+            )
+        return 0
+
+    monkeypatch.setattr(integ, "_cdk", cdk)
+
+    assert integ.main([]) == 1
+    assert ran == ["deploy", "destroy"]
+    assert "FAIL  Assert.AssertionResultsX  no" in capsys.readouterr().out
