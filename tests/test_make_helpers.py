@@ -134,9 +134,7 @@ def test_integ_without_credentials_deploys_nothing(
 def test_integ_reports_a_failed_assertion_and_still_destroys(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tools import integ
-
-    from tools import aws_credentials
+    from tools import aws_credentials, integ
 
     monkeypatch.setattr(aws_credentials, "problem", lambda: None)
     monkeypatch.setattr(integ, "OUTDIR", tmp_path)
