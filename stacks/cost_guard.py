@@ -38,6 +38,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.config import StageConfig
+from stacks.guard_rules import limit_grants_to_aws_services
 from stacks.lambda_defaults import METRICS_NAMESPACE, python_function
 from stacks.recognition import Recognition
 
@@ -81,21 +82,7 @@ class CostGuard(Construct):
                 conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
             )
         )
-        # Grants only for AWS services acting on AWS resources (Control Tower CT.KMS.PR.3).
-        self.topic_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["kms:CreateGrant"],
-                resources=["*"],
-                conditions={
-                    "BoolIfExists": {
-                        "kms:GrantIsForAWSResource": "false",
-                        "aws:PrincipalIsAWSService": "false",
-                    }
-                },
-            )
-        )
+        limit_grants_to_aws_services(self.topic_key)
         self.topic = sns.Topic(
             self,
             "Topic",

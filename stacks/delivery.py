@@ -37,6 +37,7 @@ from aws_cdk import pipelines
 from constructs import Construct
 
 from stacks.config import DeliveryConfig, StageConfig
+from stacks.guard_rules import limit_grants_to_aws_services
 from stacks.stage import add_stage_stacks
 from stacks.storage import private_bucket
 
@@ -185,18 +186,5 @@ class DeliveryStack(cdk.Stack):
         )
         key = bucket.encryption_key
         assert isinstance(key, kms.Key)
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["kms:CreateGrant"],
-                resources=["*"],
-                conditions={
-                    "BoolIfExists": {
-                        "kms:GrantIsForAWSResource": "false",
-                        "aws:PrincipalIsAWSService": "false",
-                    }
-                },
-            )
-        )
+        limit_grants_to_aws_services(key)
         return access_logs

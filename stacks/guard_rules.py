@@ -17,6 +17,8 @@ matches nothing.
 from __future__ import annotations
 
 from aws_cdk import IPolicyValidationPluginBeta1
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 
 from stacks.nag import NagAcknowledgement
@@ -27,6 +29,25 @@ PLUGIN = "cdk-validator-cfnguard"
 def validators() -> list[IPolicyValidationPluginBeta1]:
     """The policy validation plugins every app of this project is created with."""
     return [CfnGuardValidator(control_tower_rules_enabled=True)]
+
+
+def limit_grants_to_aws_services(key: kms.Key) -> None:
+    """Deny ``kms:CreateGrant`` unless the grant is for an AWS service acting on an AWS
+    resource (Control Tower CT.KMS.PR.3): no principal can hand the key on."""
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["kms:CreateGrant"],
+            resources=["*"],  # in a key policy, "*" means this key
+            conditions={
+                "BoolIfExists": {
+                    "kms:GrantIsForAWSResource": "false",
+                    "aws:PrincipalIsAWSService": "false",
+                }
+            },
+        )
+    )
 
 
 def _rows(rule: str, control: str, reason: str, *paths: str) -> tuple[NagAcknowledgement, ...]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from tests.conftest import (
     delivery_context,
     resources_of_type,
 )
-from tests.test_cfn_lint import CFN_LINT
+from tests.test_cfn_lint import cfn_lint
 
 
 @pytest.fixture(scope="module")
@@ -149,14 +148,7 @@ def test_pipeline_and_its_stage_templates_pass_cfn_lint(delivery: Synth) -> None
     ]
     assert len(templates) == 7
 
-    result = subprocess.run(
-        [str(CFN_LINT), "--format", "parseable", "--", *templates],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = cfn_lint(templates)
 
     assert result.returncode == 0, result.stdout + result.stderr
 

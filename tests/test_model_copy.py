@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -244,29 +245,23 @@ def test_a_version_below_the_gate_is_refused_without_a_policy(accounts: Accounts
         accounts.copy()
 
 
-def test_prod_refused_says_what_to_do_and_the_policy_is_removed(accounts: Accounts) -> None:
+@pytest.mark.parametrize(
+    ("aws_code", "advice"),
+    [
+        ("AccessDeniedException", "project policy on imgrec-dev-custom-labels"),
+        ("ResourceInUseException", "--version-name"),
+    ],
+)
+def test_prod_refusing_the_copy_says_what_to_do_and_the_policy_is_removed(
+    accounts: Accounts, aws_code: str, advice: str
+) -> None:
     accounts.versions(accounts.dev_rekognition, DEV, trained())
     accounts.evaluation(accounts.dev_rekognition, accounts.dev_s3, DEV, DEV_VERSION, 0.93)
     expect_policy(accounts)
-    accounts.prod_rekognition.add_client_error(
-        "copy_project_version", "AccessDeniedException", "not authorized", 400
-    )
+    accounts.prod_rekognition.add_client_error("copy_project_version", aws_code, "refused", 400)
     expect_policy_deleted(accounts)
 
-    with pytest.raises(ToolError, match="project policy on imgrec-dev-custom-labels"):
-        accounts.copy()
-
-
-def test_a_name_taken_in_prod_asks_for_another(accounts: Accounts) -> None:
-    accounts.versions(accounts.dev_rekognition, DEV, trained())
-    accounts.evaluation(accounts.dev_rekognition, accounts.dev_s3, DEV, DEV_VERSION, 0.93)
-    expect_policy(accounts)
-    accounts.prod_rekognition.add_client_error(
-        "copy_project_version", "ResourceInUseException", "exists", 400
-    )
-    expect_policy_deleted(accounts)
-
-    with pytest.raises(ToolError, match="--version-name"):
+    with pytest.raises(ToolError, match=re.escape(advice)):
         accounts.copy()
 
 

@@ -44,9 +44,11 @@ from aws_cdk import integ_tests_alpha as integ  # noqa: E402
 
 from stacks.config import parse_stage  # noqa: E402
 from stacks.stage import add_stage_stacks  # noqa: E402
+from tests.api_events import rest_event  # noqa: E402 (API Gateway's REST proxy event shape)
 
 PHOTO = ROOT / "assets" / "test-photos" / "shelf.jpg"
-TEST_USER = "integ-test@example.com"
+TEST_USER = "someone@example.com"
+"""The address tests.api_events' events carry in their claims."""
 TEST_SUB = "00000000-0000-4000-8000-000000000001"
 """The ``sub`` claim of the invoked events (AdminCreateUser lists attributes unordered)."""
 
@@ -55,33 +57,6 @@ def stage_config() -> Any:
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     dev = {**context["stages"]["dev"], "retain_data": False}
     return parse_stage("integ", dev)
-
-
-def api_event(method: str, path: str, body: Any, sub: str) -> dict[str, Any]:
-    """A REST proxy event as API Gateway sends it after the Cognito authorizer."""
-    headers = {"Content-Type": "application/json", "Host": "integ.execute-api.amazonaws.com"}
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "authorizer": {"claims": {"sub": sub, "email": TEST_USER, "token_use": "id"}},
-            "httpMethod": method,
-            "path": f"/integ{path}",
-            "requestId": "integ-test",
-            "resourcePath": path,
-            "stage": "integ",
-            "identity": {"sourceIp": "198.51.100.1", "userAgent": "integ-runner"},
-        },
-        "body": json.dumps(body),
-        "isBase64Encoded": False,
-    }
 
 
 def build(app: cdk.App) -> integ.IntegTest:
@@ -122,7 +97,7 @@ def build(app: cdk.App) -> integ.IntegTest:
     for path, body, status in calls:
         call = test.assertions.invoke_function(
             function_name=function,
-            payload=json.dumps(api_event("POST", path, body, TEST_SUB)),
+            payload=json.dumps(rest_event("POST", path, body, user=TEST_SUB)),
         )
         call.expect(
             integ.ExpectedResult.object_like(

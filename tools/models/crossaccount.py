@@ -43,6 +43,7 @@ from tools.models.lifecycle import (
     ToolError,
     evaluate,
     find_version,
+    wait_for,
 )
 
 COPYABLE = frozenset({"TRAINING_COMPLETED", "RUNNING", "STARTING", "STOPPING", "STOPPED"})
@@ -141,8 +142,14 @@ def copy_version(
     try:
         copied = _start_copy(destination_rekognition, source, destination, arn, target_name)
         report(f"copying {name} from {source.stage} to {destination.stage} as {target_name}")
-        status = _wait(
-            destination_rekognition, destination, target_name, report, sleep, poll_seconds
+        status = wait_for(
+            destination_rekognition,
+            destination,
+            target_name,
+            COPY_DONE,
+            report,
+            sleep=sleep,
+            poll_seconds=poll_seconds,
         )
     finally:
         source_rekognition.delete_project_policy(ProjectArn=source.project_arn, PolicyName=policy)
@@ -182,23 +189,3 @@ def _start_copy(
             ) from None
         raise
     return str(response["ProjectVersionArn"])
-
-
-def _wait(
-    rekognition: Any,
-    resources: StageResources,
-    name: str,
-    report: Callable[[str], None],
-    sleep: Callable[[float], None],
-    poll_seconds: float,
-) -> str:
-    started = time.monotonic()
-    last = None
-    while True:
-        status = str(find_version(rekognition, resources, name)["Status"])
-        if status != last:
-            report(f"{time.monotonic() - started:7.0f} s  {name}: {status}")
-            last = status
-        if status in COPY_DONE:
-            return status
-        sleep(poll_seconds)
