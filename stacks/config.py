@@ -106,6 +106,24 @@ class ApiThrottling(_Strict):
     burst_limit: int = Field(default=40, ge=1, le=5_000)
 
 
+class AdaptivePolicy(_Strict):
+    """Parameters of the adaptive idle policy (``cost_guard.adaptive``; rules and
+    sources in its docstrings). Probabilities are shares (0-1); minutes are minutes."""
+
+    start_latency_minutes: int = Field(default=10, ge=1, le=60)
+    """How long a Custom Labels model takes to start (minutes; up to about 30)."""
+    stop_probability: float = Field(default=0.01, gt=0, lt=0.5)
+    start_probability: float = Field(default=0.2, gt=0, lt=1)
+    catch_probability: float = Field(default=0.8, gt=0, le=1)
+    weekly_pre_start: bool = False
+    weekly_threshold: float = Field(default=0.5, gt=0, le=1)
+    daily_threshold: float = Field(default=3 / 7, ge=0, le=1)
+    min_weeks: int = Field(default=1, ge=1, le=8)
+    min_gaps: int = Field(default=12, ge=2, le=1000)
+    max_beyond_share: float = Field(default=0.5, gt=0, le=1)
+    min_cv: float = Field(default=2.0, ge=0, le=10)
+
+
 class StageConfig(_Strict):
     """Everything that differs between stages (dev, prod, ...).
 
@@ -122,6 +140,10 @@ class StageConfig(_Strict):
     schedule_period_minutes: int = Field(default=5, ge=1, le=60)
     daily_unit_hour_cap: float = Field(default=8.0, gt=0, le=24 * 32)
     keep_warm_windows: list[KeepWarmWindow] = Field(default_factory=list)
+    policy: Literal["idle_timeout", "adaptive"] = "idle_timeout"
+    """``idle_timeout``: stop after ``idle_stop_minutes`` unused; ``adaptive``: learn each
+    model's rhythm, stop sooner when nobody will come, pre-start before they do."""
+    adaptive: AdaptivePolicy = Field(default_factory=AdaptivePolicy)
     auto_start_on_demand: bool = True
     min_inference_units: int = Field(default=1, ge=1, le=64)
     api_throttling: ApiThrottling = Field(default_factory=ApiThrottling)
@@ -180,6 +202,9 @@ class StageConfig(_Strict):
                 "daily_unit_hour_cap",
                 "min_inference_units",
                 "keep_warm_windows",
+                "schedule_period_minutes",
+                "policy",
+                "adaptive",
             },
         )
 

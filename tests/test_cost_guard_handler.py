@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,9 +12,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from cost_guard import handler
+from cost_guard.adaptive import UseSummary
 from cost_guard.handler import GuardEnvironment, run_guard
 from cost_guard.policy import PolicySettings
-from cost_guard.usage_store import ACTIVE_POINTER_KEY
+from cost_guard.usage_store import ACTIVE_POINTER_KEY, MAX_FOLDED
 from moto import mock_aws
 
 REGION = "ap-northeast-1"
@@ -349,3 +350,124 @@ class LambdaContextStub:
 def test_environment_errors_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         GuardEnvironment.from_env(env)
+
+
+# --- the adaptive policy in production --------------------------------------------
+
+
+def adaptive_env(aws: Aws, cap: float = 8) -> GuardEnvironment:
+    return replace(
+        aws.env,
+        settings=PolicySettings(
+            idle_stop_minutes=15,
+            daily_unit_hour_cap=cap,
+            policy="adaptive",
+            adaptive=(("start_latency_minutes", 10),),
+        ),
+    )
+
+
+def record_hourly_demand(
+    aws: Aws, name: str, last: datetime, jobs: int = 150, unfolded: int = 1
+) -> None:
+    """An hourly job's history as the guard left it (the summary) plus the last
+    ``unfolded`` demand minutes the inference API appended since."""
+    minutes = [int((last - timedelta(hours=h)).timestamp() // 60) for h in reversed(range(jobs))]
+    summary = UseSummary()
+    for minute in minutes[:-unfolded]:
+        summary = summary.observe(datetime.fromtimestamp(minute * 60, UTC))
+    aws.dynamodb.put_item(
+        TableName=TABLE,
+        Item={
+            "project_version_arn": {"S": version_arn(name)},
+            "last_inference_at": {"N": str(int(last.timestamp()))},
+            "use_summary": {"S": summary.to_json()},
+            "recent_demand": {"L": [{"N": str(m)} for m in minutes[-unfolded:]]},
+        },
+    )
+
+
+def test_adaptive_guard_folds_the_apis_demand_and_pre_starts_ahead_of_the_next_run(
+    aws: Aws,
+) -> None:
+    aws.env = adaptive_env(aws)
+    aws.promote("hourly")
+    last = NOW - timedelta(minutes=46)
+    record_hourly_demand(aws, "hourly", last)
+    aws.list_versions(("hourly", "STOPPED"))
+    aws.expect_start("hourly")
+
+    [outcome] = aws.run()
+
+    assert outcome.decision is not None
+    assert (outcome.decision.action.value, outcome.decision.reason) == ("start", "pre_start")
+    item = aws.usage_item("hourly")
+    assert item["recent_demand"]["L"] == []  # folded and removed
+    summary = UseSummary.from_json(item["use_summary"]["S"])
+    assert sum(summary.gaps) == 149
+    assert summary.last_use == int(last.timestamp() // 60)
+    [notification] = aws.notifications()
+    assert notification[0]["reason"] == "pre_start"
+
+
+def test_adaptive_guard_never_pre_starts_over_the_daily_cap(aws: Aws) -> None:
+    aws.env = adaptive_env(aws, cap=1)
+    aws.promote("hourly")
+    record_hourly_demand(aws, "hourly", NOW - timedelta(minutes=46))
+    aws.dynamodb.update_item(
+        TableName=TABLE,
+        Key={"project_version_arn": {"S": version_arn("hourly")}},
+        UpdateExpression="SET minutes_today = :m, minutes_day = :d",
+        ExpressionAttributeValues={":m": {"N": "61"}, ":d": {"S": NOW.date().isoformat()}},
+    )
+    aws.list_versions(("hourly", "STOPPED"))
+
+    [outcome] = aws.run()
+
+    assert outcome.decision is not None
+    assert outcome.decision.action.value == "keep"
+
+
+def test_adaptive_guard_only_steers_the_active_version(aws: Aws) -> None:
+    aws.env = adaptive_env(aws)
+    aws.promote("other")
+    record_hourly_demand(aws, "hourly", NOW - timedelta(minutes=46))
+    aws.list_versions(("hourly", "STOPPED"))
+
+    [outcome] = aws.run()
+
+    assert outcome.decision is not None
+    assert (outcome.decision.action.value, outcome.decision.reason) == ("keep", "not_running")
+
+
+def test_demand_arriving_between_read_and_write_is_not_lost(aws: Aws) -> None:
+    """The guard removes exactly the minutes it folded; the API's later appends stay."""
+    from cost_guard.usage_store import read_record, write_accounting
+
+    record_hourly_demand(aws, "hourly", NOW - timedelta(minutes=46), jobs=3, unfolded=3)
+    usage, summary, recent = read_record(aws.dynamodb, TABLE, version_arn("hourly"))
+    aws.dynamodb.update_item(
+        TableName=TABLE,
+        Key={"project_version_arn": {"S": version_arn("hourly")}},
+        UpdateExpression="SET recent_demand = list_append(recent_demand, :m)",
+        ExpressionAttributeValues={":m": {"L": [{"N": "99999999"}]}},
+    )
+
+    write_accounting(aws.dynamodb, TABLE, version_arn("hourly"), usage, summary, len(recent))
+
+    item = aws.usage_item("hourly")
+    assert item["recent_demand"]["L"] == [{"N": "99999999"}]
+    assert UseSummary.from_json(item["use_summary"]["S"]) == summary
+
+
+def test_at_most_a_bounded_number_of_demand_minutes_are_folded_per_run(aws: Aws) -> None:
+    aws.env = adaptive_env(aws)
+    aws.promote("hourly")
+    record_hourly_demand(aws, "hourly", NOW - timedelta(minutes=46), jobs=80, unfolded=80)
+    aws.list_versions(("hourly", "STOPPED"))
+
+    aws.run()
+
+    item = aws.usage_item("hourly")
+    assert len(item["recent_demand"]["L"]) == 80 - MAX_FOLDED  # the rest waits for the next run
+    assert sum(UseSummary.from_json(item["use_summary"]["S"]).gaps) == MAX_FOLDED - 1

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from cost_guard.policy import KeepWarmWindow, PolicySettings
 
-from tools import cost, make_traces
+from tools import cost, costplot, make_traces
 from tools.costsim import (
+    ADAPTIVE,
+    IDLE_TIMEOUT,
     SimulationSettings,
     Trace,
     TraceError,
@@ -104,10 +106,10 @@ def test_office_schedule_bills_eight_hours_a_day_and_loses_requests_outside() ->
     assert result.lost == 2
 
 
-def test_compare_returns_ours_then_the_baselines() -> None:
+def test_compare_returns_both_policies_then_the_baselines() -> None:
     names = [r.policy for r in compare(trace_at(600), SETTINGS)]
 
-    assert names == ["ours", "always-on", "office schedule", "offline optimum"]
+    assert names == ["idle-timeout", "adaptive", "always-on", "office schedule", "offline optimum"]
 
 
 @pytest.mark.parametrize(
@@ -150,15 +152,27 @@ def test_cli_simulate_prints_json_for_every_policy(
 
     assert cost.main(["simulate", "--trace", str(path), "--stage", "dev", "--json"]) == 0
 
-    results = json.loads(capsys.readouterr().out)
+    report = json.loads(capsys.readouterr().out)
+    results = report["results"]
     assert [r["policy"] for r in results] == [
-        "ours",
+        "idle-timeout",
+        "adaptive",
         "always-on",
         "office schedule",
         "offline optimum",
     ]
-    assert results[1]["unit_hours"] == 24
-    assert results[1]["dollars"] == 96
+    for result in results:
+        assert {
+            "unit_hours",
+            "arrived_not_running",
+            "lost",
+            "max_delay_minutes",
+            "minutes_waited",
+        } <= set(result)
+    assert results[2]["unit_hours"] == 24
+    assert results[2]["dollars"] == 96
+    assert report["warm_up"].startswith("none")
+    assert report["start_latency_minutes"] == 10
 
 
 def test_cli_unknown_stage_exits_2_with_the_config_message(
@@ -176,15 +190,26 @@ def test_cli_bench_covers_every_shipped_trace(capsys: pytest.CaptureFixture[str]
     assert cost.main(["bench", "--stage", "dev"]) == 0
 
     out = capsys.readouterr().out
-    for name in ("office_hours", "burst", "sparse_week", "idle_weekend"):
-        assert name in out
+    for name in (
+        "office_hours",
+        "burst",
+        "sparse_week",
+        "idle_weekend",
+        "periodic",
+        "school_days",
+        "heavy_tailed_bursts",
+        "sparse_kiosk",
+    ):
+        rows = [line for line in out.splitlines() if line.split(" ", 1)[0] == name]
+        assert len(rows) == 2, name  # a 10- and a 20-minute start
+    assert "start latency 20 min" in out
 
 
 def test_on_demand_policy_meets_the_targets_on_the_shipped_traces() -> None:
     """Issue goals, with the dev stage's on-demand settings (no keep-warm window)."""
     settings = cost.simulation_settings(cost.stage_config("dev"), start_latency=10, price=4)
     for path in sorted(cost.TRACES.glob("*.csv")):
-        ours, _, office, optimum = compare(read_trace(path), settings)
+        ours, _, _, office, optimum = compare(read_trace(path), settings)
         assert ours.unit_hours < office.unit_hours, path.stem
         assert ours.lost == 0, path.stem
         if path.stem in ("office_hours", "burst"):
@@ -200,3 +225,84 @@ def test_shipped_traces_are_what_the_generator_makes(
 
     for shipped in sorted(cost.TRACES.glob("*.csv")):
         assert (tmp_path / shipped.name).read_bytes() == shipped.read_bytes(), shipped.name
+
+
+@pytest.mark.parametrize("latency", [10, 20])
+def test_adaptive_pareto_dominates_idle_timeout_on_every_shipped_trace(latency: int) -> None:
+    """With the dev stage's settings: never more unit-hours, never more requests that
+    arrive while the model is not running, and strictly better on the rhythm traces."""
+    settings = cost.simulation_settings(cost.stage_config("dev"), start_latency=latency, price=4)
+    strictly_better = []
+    for path in sorted(cost.TRACES.glob("*.csv")):
+        trace = read_trace(path)
+        fixed = simulate_guard(trace, settings, IDLE_TIMEOUT)
+        adaptive = simulate_guard(trace, settings, ADAPTIVE)
+        assert adaptive.unit_hours <= fixed.unit_hours, path.stem
+        assert adaptive.arrived_not_running <= fixed.arrived_not_running, path.stem
+        assert adaptive.lost <= fixed.lost, path.stem
+        if (adaptive.unit_hours, adaptive.arrived_not_running) != (
+            fixed.unit_hours,
+            fixed.arrived_not_running,
+        ):
+            strictly_better.append(path.stem)
+    assert {"periodic", "school_days", "heavy_tailed_bursts", "sparse_kiosk"} <= set(
+        strictly_better
+    )
+
+
+def test_adaptive_spares_the_periodic_job_most_waits() -> None:
+    settings = cost.simulation_settings(cost.stage_config("dev"), start_latency=10, price=4)
+    trace = read_trace(cost.TRACES / "periodic.csv")
+
+    fixed = simulate_guard(trace, settings, IDLE_TIMEOUT)
+    adaptive = simulate_guard(trace, settings, ADAPTIVE)
+
+    assert adaptive.arrived_not_running <= 0.2 * fixed.arrived_not_running
+    assert adaptive.unit_hours <= fixed.unit_hours
+
+
+def test_adaptive_learns_online_without_peeking_ahead() -> None:
+    """Replaying only the first week gives, minute by minute, the same model states as the
+    first week of the full replay: nothing later in a trace changes an earlier decision."""
+    settings = cost.simulation_settings(cost.stage_config("dev"), start_latency=10, price=4)
+    full = read_trace(cost.TRACES / "school_days.csv")
+    week_end = full.start + timedelta(days=7)
+    first_week = Trace([r for r in full.requests if r < week_end], full.start, week_end)
+    whole: list[str] = []
+    part: list[str] = []
+
+    simulate_guard(full, settings, ADAPTIVE, timeline=whole)
+    simulate_guard(first_week, settings, ADAPTIVE, timeline=part)
+
+    assert part == whole[: len(part)]
+    assert "RUNNING" in part
+
+
+def test_plot_draws_a_week_of_every_policy(tmp_path: Path) -> None:
+    settings = cost.simulation_settings(cost.stage_config("dev"), start_latency=10, price=4)
+    out = tmp_path / "week.png"
+
+    assert cost.main(["plot", "--trace", str(cost.TRACES / "periodic.csv"), "--out", str(out)]) == 0
+
+    assert out.read_bytes().startswith(b"\x89PNG")
+    assert out.stat().st_size > 20_000
+    lines = costplot.timelines(read_trace(cost.TRACES / "sparse_kiosk.csv"), settings)
+    assert set(lines) == {
+        "idle-timeout",
+        "adaptive",
+        "always-on",
+        "office schedule",
+        "offline optimum",
+    }
+    assert {state for line in lines.values() for state in line} <= {
+        "STOPPED",
+        "STARTING",
+        "RUNNING",
+    }
+
+
+def test_plot_of_a_week_the_trace_does_not_have_is_refused(tmp_path: Path) -> None:
+    settings = cost.simulation_settings(cost.stage_config("dev"), start_latency=10, price=4)
+
+    with pytest.raises(ValueError, match="has 1 week"):
+        costplot.plot_week(read_trace(cost.TRACES / "burst.csv"), settings, tmp_path / "x.png", 3)

@@ -525,3 +525,34 @@ def test_recorded_page_responses_are_the_handlers_answers(api: Api, case: str) -
     if os.environ.get("RECORD") == "1":
         path.write_text(json.dumps(answer, indent=2, ensure_ascii=False) + "\n")
     assert json.loads(path.read_text()) == answer, f"{path} is stale: rerun with RECORD=1"
+
+
+def test_demand_is_recorded_for_the_adaptive_policy_served_or_not(api: Api) -> None:
+    """A served inference and a request the model was not running for both append the
+    minute to recent_demand (the cost guard folds it); only the first is an inference."""
+    api.promote()
+    api.stubber.add_client_error(
+        "detect_custom_labels", service_error_code="ResourceNotReadyException"
+    )
+    api.stubber.add_response(
+        "describe_project_versions",
+        {"ProjectVersionDescriptions": [{"ProjectVersionArn": VERSION, "Status": "STARTING"}]},
+    )
+    status, _, _ = api.call(rest_event("POST", "/v1/labels", labels_body({"bytes": b64(JPEG)})))
+    assert status == 503
+    item = api.clients.dynamodb.get_item(
+        TableName="usage", Key={"project_version_arn": {"S": VERSION}}
+    )["Item"]
+    assert "last_inference_at" not in item
+    assert len(item["recent_demand"]["L"]) == 1
+
+    api.stubber.add_response("detect_custom_labels", {"CustomLabels": []})
+    status, _, _ = api.call(rest_event("POST", "/v1/labels", labels_body({"bytes": b64(JPEG)})))
+    assert status == 200
+    item = api.clients.dynamodb.get_item(
+        TableName="usage", Key={"project_version_arn": {"S": VERSION}}
+    )["Item"]
+    assert "last_inference_at" in item
+    minutes = [int(v["N"]) for v in item["recent_demand"]["L"]]
+    assert len(minutes) == 2
+    assert abs(minutes[-1] - int(item["last_inference_at"]["N"]) // 60) <= 1

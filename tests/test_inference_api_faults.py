@@ -339,6 +339,8 @@ def _not_ready(aws: Aws) -> None:
     aws.rekognition.add_client_error(
         "detect_custom_labels", "ResourceNotReadyException", AWS_MESSAGE, 400
     )
+    # Demand for a model that is not running is recorded too (the adaptive policy learns it).
+    aws.dynamodb.add_response("update_item", {})
 
 
 def _described(aws: Aws, status: str) -> None:

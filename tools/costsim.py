@@ -1,8 +1,11 @@
 """Cost simulator: replay a request trace through the cost guard's real policy.
 
-The guard's policy (:func:`cost_guard.policy.decide`) runs on a simulated
-clock, minute by minute, next to three baselines, so a stage's settings can
-be priced before a model ever runs.
+The guard's policies run on a simulated clock, minute by minute, next to
+three baselines, so a stage's settings can be priced before a model ever
+runs: ``idle-timeout`` (:func:`cost_guard.policy.decide`, the stage's fixed
+idle timeout) and ``adaptive`` (:func:`cost_guard.adaptive.decide_adaptive`,
+learning online from the trace as it is replayed: its summary starts empty,
+with no warm-up, and sees each minute of demand when it arrives).
 
 Model of the world (one model version, the stage's active one):
 
@@ -43,12 +46,21 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from cost_guard.policy import Action, ModelVersion, PolicySettings, Usage, accrue, decide
+from cost_guard.adaptive import AdaptiveSettings, UseSummary, decide_adaptive
+from cost_guard.policy import (
+    Action,
+    KeepWarmWindow,
+    ModelVersion,
+    PolicySettings,
+    Usage,
+    accrue,
+    decide,
+)
 
 DEFAULT_PRICE_PER_UNIT_HOUR = 4.0
 OFFICE_HOURS = (time(9), time(17))
@@ -69,6 +81,9 @@ class SimulationSettings:
     client_patience_minutes: int = 30
     price_per_unit_hour: float = DEFAULT_PRICE_PER_UNIT_HOUR
     office_time_zone: str = "UTC"
+    adaptive: AdaptiveSettings = field(default_factory=AdaptiveSettings)
+    """The adaptive policy's parameters (its ``start_latency_minutes`` is what the
+    policy believes; ``start_latency_minutes`` above is what the simulated model takes)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,11 @@ class Result:
     arrived_not_running: int
     lost: int
     max_delay_minutes: float
+    minutes_waited: float = 0.0
+    """Total minutes requests waited for a start, over all requests served late."""
+    arrived_not_running_in_windows: int = 0
+    """Of ``arrived_not_running``, those inside the stage's keep-warm windows' hours
+    (0 when the stage has none): the waits a window is there to prevent."""
 
 
 @dataclass(frozen=True)
@@ -152,16 +172,44 @@ def _per_minute(requests: list[datetime], start: datetime) -> Counter[int]:
     return Counter(int((r - start).total_seconds() // 60) for r in requests)
 
 
-def simulate_guard(trace: Trace, settings: SimulationSettings) -> Result:
-    """Our policy: the cost guard plus on-demand start, on a simulated minute clock."""
+IDLE_TIMEOUT = "idle-timeout"
+ADAPTIVE = "adaptive"
+
+
+def simulate_guard(
+    trace: Trace,
+    settings: SimulationSettings,
+    policy: str = IDLE_TIMEOUT,
+    *,
+    name: str | None = None,
+    window_hours: tuple[KeepWarmWindow, ...] | None = None,
+    timeline: list[str] | None = None,
+) -> Result:
+    """A guard policy plus on-demand start, on a simulated minute clock.
+
+    :param policy: :data:`IDLE_TIMEOUT` (:func:`cost_guard.policy.decide`, the stage's
+        fixed idle timeout) or :data:`ADAPTIVE` (:func:`cost_guard.adaptive.decide_adaptive`,
+        learning online from the demand replayed so far: the summary starts empty and
+        sees each minute of demand as it arrives, never ahead).
+    :param name: the result's name (default: ``policy``).
+    :param window_hours: whose hours ``arrived_not_running_in_windows`` counts
+        (default: the simulated stage's own keep-warm windows).
+    :param timeline: if given, receives the model's status at the end of every minute.
+    """
+    if policy not in {IDLE_TIMEOUT, ADAPTIVE}:
+        raise ValueError(f"unknown policy {policy!r}")
     start, end, requests = trace.start, trace.end, trace.requests
     arrivals = _per_minute(requests, start)
     units = settings.policy.min_inference_units
     status, ready_at = "STOPPED", -1
     usage = Usage()
+    summary = UseSummary()
     pending: list[tuple[int, int]] = []  # (arrival minute, count)
     running_minutes = arrived_not_running = lost = 0
     max_delay = 0
+    waited = 0
+    in_windows = 0
+    windows = settings.policy.keep_warm_windows if window_hours is None else window_hours
     cap = settings.policy.daily_unit_hour_cap
     for minute in range(int((end - start).total_seconds() // 60)):
         now = start + timedelta(minutes=minute)
@@ -171,14 +219,18 @@ def simulate_guard(trace: Trace, settings: SimulationSettings) -> Result:
             lost += pending.pop(0)[1]
         if status == "RUNNING" and pending:
             max_delay = max(max_delay, minute - pending[0][0])
+            waited += sum((minute - arrived) * count for arrived, count in pending)
             pending.clear()
             usage = replace(usage, last_inference_at=now)
         count = arrivals.get(minute, 0)
         if count:
+            summary = summary.observe(now)
             if status == "RUNNING":
                 usage = replace(usage, last_inference_at=now)
             else:
                 arrived_not_running += count
+                if any(window.contains(now) for window in windows):
+                    in_windows += count
                 pending.append((minute, count))
                 spent = usage.minutes_today / 60 * units >= cap and usage.day == now.date()
                 if status == "STOPPED" and settings.auto_start_on_demand and not spent:
@@ -186,7 +238,17 @@ def simulate_guard(trace: Trace, settings: SimulationSettings) -> Result:
         if minute % settings.schedule_period_minutes == 0:
             usage = accrue(usage, now, status)
             model = ModelVersion("simulated", status, units, True, usage)
-            action = decide(now, model, settings.policy).action
+            if policy == ADAPTIVE:
+                action = decide_adaptive(
+                    now,
+                    model,
+                    settings.policy,
+                    settings.adaptive,
+                    summary,
+                    settings.schedule_period_minutes,
+                ).action
+            else:
+                action = decide(now, model, settings.policy).action
             if action == Action.STOP:
                 status = "STOPPED"
                 usage = accrue(usage, now, status)
@@ -194,16 +256,20 @@ def simulate_guard(trace: Trace, settings: SimulationSettings) -> Result:
                 status, ready_at = "STARTING", minute + settings.start_latency_minutes
         if status == "RUNNING":
             running_minutes += 1
+        if timeline is not None:
+            timeline.append(status)
     lost += sum(count for _, count in pending)
-    return _result(
-        "ours",
+    result = _result(
+        name or policy,
         running_minutes * units,
         settings,
         len(requests),
         arrived_not_running,
         lost,
         max_delay,
+        waited,
     )
+    return replace(result, arrived_not_running_in_windows=in_windows)
 
 
 def always_on(trace: Trace, settings: SimulationSettings) -> Result:
@@ -245,14 +311,33 @@ def offline_optimum(trace: Trace, settings: SimulationSettings) -> Result:
     return _result("offline optimum", unit_minutes, settings, len(requests), 0, 0, 0)
 
 
+ADAPTIVE_WITHOUT_WINDOWS = "adaptive without keep-warm windows"
+
+
 def compare(trace: Trace, settings: SimulationSettings) -> list[Result]:
-    """Our policy and the three baselines, in that order."""
-    return [
-        simulate_guard(trace, settings),
+    """``idle-timeout``, ``adaptive``, ``always-on``, ``office schedule`` and ``offline
+    optimum``, in that order; for a stage with keep-warm windows also the adaptive
+    policy without them (its waits counted in the windows' hours)."""
+    results = [
+        simulate_guard(trace, settings, IDLE_TIMEOUT),
+        simulate_guard(trace, settings, ADAPTIVE),
         always_on(trace, settings),
         office_schedule(trace, settings),
         offline_optimum(trace, settings),
     ]
+    windows = settings.policy.keep_warm_windows
+    if windows:
+        no_windows = replace(settings, policy=replace(settings.policy, keep_warm_windows=()))
+        results.append(
+            simulate_guard(
+                trace,
+                no_windows,
+                ADAPTIVE,
+                name=ADAPTIVE_WITHOUT_WINDOWS,
+                window_hours=windows,
+            )
+        )
+    return results
 
 
 def _result(
@@ -263,6 +348,7 @@ def _result(
     arrived_not_running: int,
     lost: int,
     max_delay: float,
+    waited: float = 0.0,
 ) -> Result:
     unit_hours = unit_minutes / 60
     return Result(
@@ -273,4 +359,5 @@ def _result(
         arrived_not_running=arrived_not_running,
         lost=lost,
         max_delay_minutes=max_delay,
+        minutes_waited=waited,
     )

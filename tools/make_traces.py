@@ -1,7 +1,7 @@
 """``python -m tools.make_traces``: regenerate the request traces in ``assets/traces/``.
 
-Each trace is one week, Monday 2026-11-16 00:00 to Monday 2026-11-23 00:00
-in Asia/Tokyo (the ``# span:`` first line), of request timestamps (CSV,
+Each trace starts Monday 2026-11-16 00:00 in Asia/Tokyo and lasts one week
+or two (the ``# span:`` first line), of request timestamps (CSV,
 column ``timestamp``, ISO 8601 in UTC), drawn from a Poisson
 process whose rate depends on the local time in Asia/Tokyo. Seeded, so the
 files are the same on every run.
@@ -16,6 +16,19 @@ files are the same on every run.
 * ``idle_weekend``: Friday afternoon use (13:00-18:00, one every 3 minutes),
   then nothing until Monday 09:00-11:00 (one every 3 minutes). The weekend
   peers' fixed clocks or TTL timers have billed for.
+
+Two-week traces of rhythms (the adaptive policy learns from the first week):
+
+* ``periodic``: an hourly job, day and night, at minute 10 with a jitter of
+  a few minutes (normal, sigma 2 min, within +-6), one to three requests each.
+* ``school_days``: Monday to Friday 08:30-15:30 local, one request every 4
+  minutes on average, nothing over lunch (12:00-13:00) or on Wednesday
+  afternoons, and the second Monday a holiday.
+* ``heavy_tailed_bursts``: sessions at any hour whose gaps are Pareto
+  distributed (shape 1.2, at least 30 minutes, capped at 3 days) and whose
+  lengths are log-normal (median 15 minutes), two requests a minute inside.
+* ``sparse_kiosk``: a kiosk used about five times a week between 10:00 and
+  20:00 local, one to three requests within two minutes each time.
 """
 
 from __future__ import annotations
@@ -63,9 +76,9 @@ def idle_weekend(local: datetime) -> float:
     return 0.0
 
 
-def poisson_times(rate: RatePerMinute, rng: random.Random) -> Iterator[datetime]:
-    """Request times over the week for a per-minute rate (thinned per minute)."""
-    for minute in range(7 * 24 * 60):
+def poisson_times(rate: RatePerMinute, rng: random.Random, days: int = 7) -> Iterator[datetime]:
+    """Request times over ``days`` for a per-minute rate (thinned per minute)."""
+    for minute in range(days * 24 * 60):
         local = WEEK_START + timedelta(minutes=minute)
         lam = rate(local)
         if lam <= 0:
@@ -84,9 +97,54 @@ def sparse_week(rng: random.Random) -> Iterator[datetime]:
             yield (WEEK_START + timedelta(days=day, minutes=offset)).astimezone(UTC)
 
 
-def write(path: Path, times: Iterator[datetime]) -> int:
+TWO_WEEKS = 14
+
+
+def periodic(rng: random.Random) -> Iterator[datetime]:
+    for hour in range(TWO_WEEKS * 24):
+        jitter = max(-6.0, min(6.0, rng.gauss(0, 2)))
+        at = WEEK_START + timedelta(hours=hour, minutes=10 + jitter)
+        for _ in range(rng.randint(1, 3)):
+            yield (at + timedelta(seconds=rng.uniform(0, 40))).astimezone(UTC)
+
+
+def school_days(local: datetime) -> float:
+    day = (local - WEEK_START).days
+    if local.weekday() >= 5 or day == 7 or not _between(local, time(8, 30), time(15, 30)):
+        return 0.0
+    if _between(local, time(12), time(13)):
+        return 0.0
+    if local.weekday() == 2 and local.time() >= time(13):
+        return 0.0
+    return 0.25
+
+
+def heavy_tailed_bursts(rng: random.Random) -> Iterator[datetime]:
+    at = WEEK_START + timedelta(minutes=rng.uniform(0, 120))
+    end = WEEK_START + timedelta(days=TWO_WEEKS)
+    while at < end:
+        length = min(rng.lognormvariate(2.7, 0.6), 180.0)  # median about 15 min
+        t = 0.0
+        while t < length:
+            moment = at + timedelta(minutes=t)
+            if moment < end:
+                yield moment.astimezone(UTC)
+            t += rng.expovariate(2.0)
+        gap = min(30 * rng.paretovariate(1.2), 3 * 24 * 60.0)
+        at += timedelta(minutes=length + gap)
+
+
+def sparse_kiosk(rng: random.Random) -> Iterator[datetime]:
+    for day in range(TWO_WEEKS):
+        for _ in range(rng.choice((0, 0, 1, 1, 1, 2))):
+            at = WEEK_START + timedelta(days=day, minutes=rng.uniform(10 * 60, 20 * 60))
+            for _ in range(rng.randint(1, 3)):
+                yield (at + timedelta(seconds=rng.uniform(0, 120))).astimezone(UTC)
+
+
+def write(path: Path, times: Iterator[datetime], days: int = 7) -> int:
     rows = sorted(times)
-    span_end = WEEK_START + timedelta(days=7)
+    span_end = WEEK_START + timedelta(days=days)
     with path.open("w", newline="") as handle:
         handle.write(f"# span: {WEEK_START.isoformat()}/{span_end.isoformat()}\n")
         writer = csv.writer(handle, lineterminator="\n")
@@ -103,9 +161,17 @@ def main() -> int:
         "sparse_week": sparse_week,
         "idle_weekend": lambda rng: poisson_times(idle_weekend, rng),
     }
-    for name, generate in generators.items():
-        count = write(OUT / f"{name}.csv", generate(random.Random(f"imgrec-{name}")))  # noqa: S311
-        print(f"{OUT / name}.csv: {count} requests")
+    two_weeks: dict[str, Callable[[random.Random], Iterator[datetime]]] = {
+        "periodic": periodic,
+        "school_days": lambda rng: poisson_times(school_days, rng, TWO_WEEKS),
+        "heavy_tailed_bursts": heavy_tailed_bursts,
+        "sparse_kiosk": sparse_kiosk,
+    }
+    for days, table in ((7, generators), (TWO_WEEKS, two_weeks)):
+        for name, generate in table.items():
+            rng = random.Random(f"imgrec-{name}")  # noqa: S311 (seeded test data)
+            count = write(OUT / f"{name}.csv", generate(rng), days)
+            print(f"{OUT / name}.csv: {count} requests over {days} days")
     return 0
 
 

@@ -1,5 +1,11 @@
 """Scheduled cost guard: stop idle models, enforce the daily cap, honour keep-warm windows.
 
+With the stage's ``policy: adaptive`` the active version is steered by
+:func:`cost_guard.adaptive.decide_adaptive` instead: the guard folds the demand
+minutes the inference API appended to the version's usage item into its
+bounded summary, decides (which may START a stopped model ahead of predicted
+demand, under the same daily cap), and writes the summary back.
+
 Runs every ``schedule_period_minutes`` (EventBridge). For every version of
 the stage's Custom Labels project (``DescribeProjectVersions``, paginated) it
 brings the version's usage record up to date (:func:`cost_guard.policy.accrue`),
@@ -31,8 +37,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cost_guard.adaptive import AdaptiveSettings, UseSummary, decide_adaptive
 from cost_guard.policy import Action, Decision, ModelVersion, PolicySettings, accrue, decide
-from cost_guard.usage_store import read_active_version, read_usage, write_accounting
+from cost_guard.usage_store import MAX_FOLDED, read_active_version, read_record, write_accounting
 
 logger = Logger()
 tracer = Tracer()
@@ -103,6 +110,13 @@ def list_versions(rekognition: Any, project_arn: str) -> list[dict[str, Any]]:
     ]
 
 
+def fold(summary: UseSummary, minutes: list[int]) -> UseSummary:
+    """The summary after the demand minutes the inference API recorded (epoch minutes)."""
+    for minute in sorted(minutes):
+        summary = summary.observe(datetime.fromtimestamp(minute * 60, UTC))
+    return summary
+
+
 def _handle_version(
     now: datetime,
     version: Mapping[str, Any],
@@ -115,18 +129,39 @@ def _handle_version(
     status = version["Status"]
     units = int(version.get("MinInferenceUnits") or env.settings.min_inference_units)
     try:
-        usage = accrue(read_usage(dynamodb, env.usage_table, arn), now, status)
+        usage, summary, recent = read_record(dynamodb, env.usage_table, arn)
+        usage = accrue(usage, now, status)
         model = ModelVersion(
             arn=arn, status=status, inference_units=units, is_active=arn == active, usage=usage
         )
-        decision = decide(now, model, env.settings)
+        folded = recent[:MAX_FOLDED]
+        adaptive = env.settings.policy == "adaptive"
+        if adaptive:
+            summary = fold(summary, folded)
+            decision = decide_adaptive(
+                now,
+                model,
+                env.settings,
+                AdaptiveSettings.from_mapping(dict(env.settings.adaptive)),
+                summary,
+                env.settings.schedule_period_minutes,
+            )
+        else:
+            decision = decide(now, model, env.settings)
         if decision.action == Action.STOP:
             rekognition.stop_project_version(ProjectVersionArn=arn)
         elif decision.action == Action.START:
             rekognition.start_project_version(
                 ProjectVersionArn=arn, MinInferenceUnits=env.settings.min_inference_units
             )
-        write_accounting(dynamodb, env.usage_table, arn, usage)
+        write_accounting(
+            dynamodb,
+            env.usage_table,
+            arn,
+            usage,
+            summary if adaptive else None,
+            len(folded) if adaptive else 0,
+        )
         return Outcome(arn, status, decision, usage.minutes_today / 60 * units)
     except ClientError as exc:
         error = exc.response.get("Error", {})

@@ -61,12 +61,19 @@ class PolicySettings:
     :ivar daily_unit_hour_cap: inference-unit hours per model per UTC day.
     :ivar min_inference_units: units a model is started with.
     :ivar keep_warm_windows: windows in which the active model is kept or started.
+    :ivar policy: ``idle_timeout`` (:func:`decide`) or ``adaptive``
+        (:func:`cost_guard.adaptive.decide_adaptive`).
+    :ivar adaptive: the adaptive policy's parameters, as the stage config gives them.
+    :ivar schedule_period_minutes: how often the guard runs (the policy's clock tick).
     """
 
     idle_stop_minutes: int
     daily_unit_hour_cap: float
     min_inference_units: int = 1
     keep_warm_windows: tuple[KeepWarmWindow, ...] = ()
+    policy: str = "idle_timeout"
+    adaptive: tuple[tuple[str, Any], ...] = ()
+    schedule_period_minutes: int = 5
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> PolicySettings:
@@ -88,6 +95,9 @@ class PolicySettings:
             daily_unit_hour_cap=float(raw["daily_unit_hour_cap"]),
             min_inference_units=int(raw.get("min_inference_units", 1)),
             keep_warm_windows=windows,
+            policy=str(raw.get("policy", "idle_timeout")),
+            adaptive=tuple(sorted(dict(raw.get("adaptive") or {}).items())),
+            schedule_period_minutes=int(raw.get("schedule_period_minutes", 5)),
         )
 
     def in_keep_warm_window(self, now: datetime) -> bool:

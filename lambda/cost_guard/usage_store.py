@@ -10,6 +10,11 @@ attribute                 type  meaning
 ``minutes_today``         N     minutes RUNNING on ``minutes_day`` (cost guard)
 ``minutes_day``           S     UTC date ``YYYY-MM-DD`` of ``minutes_today``
 ``accounted_at``          N     epoch seconds up to which minutes are counted
+``last_demand_at``        N     epoch seconds of the last demand recorded (inference API)
+``recent_demand``         L     epoch minutes of demand not yet folded (inference API
+                                appends at most one a minute; the guard folds them)
+``use_summary``           S     the adaptive policy's bounded summary (JSON, a few KB;
+                                :class:`cost_guard.adaptive.UseSummary`)
 ========================  ====  ==================================================
 
 One more item, key :data:`ACTIVE_POINTER_KEY`, is the stage's model pointer:
@@ -21,6 +26,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from cost_guard.adaptive import UseSummary
 from cost_guard.policy import Usage
 from cost_guard.table import ACTIVE_POINTER_KEY as ACTIVE_POINTER_KEY
 
@@ -39,11 +45,28 @@ def read_active_version(dynamodb: Any, table: str) -> str | None:
     return value
 
 
+MAX_FOLDED = 50
+"""Demand minutes removed from ``recent_demand`` per write (UpdateExpression stays small);
+more wait for the next run."""
+
+
 def read_usage(dynamodb: Any, table: str, arn: str) -> Usage:
     """The usage record of ``arn``; an empty :class:`Usage` if there is none."""
+    return read_record(dynamodb, table, arn)[0]
+
+
+def read_record(dynamodb: Any, table: str, arn: str) -> tuple[Usage, UseSummary, list[int]]:
+    """The usage record of ``arn``, its demand summary and the demand minutes not yet
+    folded into it (oldest first); empty ones if there is no item."""
     item = dynamodb.get_item(
         TableName=table, Key={"project_version_arn": {"S": arn}}, ConsistentRead=True
     ).get("Item", {})
+    summary = UseSummary.from_json(item.get("use_summary", {}).get("S"))
+    recent = [int(v["N"]) for v in item.get("recent_demand", {}).get("L", []) if "N" in v]
+    return _usage(item), summary, recent
+
+
+def _usage(item: dict[str, Any]) -> Usage:
     day = item.get("minutes_day", {}).get("S")
     return Usage(
         last_inference_at=_time(item, "last_inference_at"),
@@ -54,8 +77,20 @@ def read_usage(dynamodb: Any, table: str, arn: str) -> Usage:
     )
 
 
-def write_accounting(dynamodb: Any, table: str, arn: str, usage: Usage) -> None:
-    """Store the guard's attributes of ``usage``; ``last_inference_at`` is the API's."""
+def write_accounting(
+    dynamodb: Any,
+    table: str,
+    arn: str,
+    usage: Usage,
+    summary: UseSummary | None = None,
+    folded: int = 0,
+) -> None:
+    """Store the guard's attributes of ``usage`` (``last_inference_at`` is the API's), and
+    with ``summary`` the demand summary, removing the ``folded`` oldest demand minutes.
+
+    The API only appends to ``recent_demand``, so the first ``folded`` entries are the
+    ones the guard read and folded.
+    """
     values: dict[str, Any] = {
         ":minutes": {"N": f"{usage.minutes_today:.3f}"},
         ":day": {"S": (usage.day or datetime.now(UTC).date()).isoformat()},
@@ -71,6 +106,10 @@ def write_accounting(dynamodb: Any, table: str, arn: str, usage: Usage) -> None:
         else:
             sets.append(f"{name} = :{name}")
             values[f":{name}"] = {"N": str(int(moment.timestamp()))}
+    if summary is not None:
+        sets.append("use_summary = :summary")
+        values[":summary"] = {"S": summary.to_json()}
+        removes.extend(f"recent_demand[{i}]" for i in range(min(folded, MAX_FOLDED)))
     expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
     dynamodb.update_item(
         TableName=table,

@@ -287,17 +287,29 @@ def active_version(settings: Settings, clients: Clients, state: State) -> str:
     return arn
 
 
-def _record_use(settings: Settings, clients: Clients, state: State, arn: str) -> None:
-    """Last inference time, at most one write per model version per minute.
+def _record_use(
+    settings: Settings, clients: Clients, state: State, arn: str, *, served: bool = True
+) -> None:
+    """Record demand for ``arn``, at most one write per model version per minute.
+
+    ``served``: a successful inference, so also the last inference time (the
+    idle timeout's clock). Otherwise a request the model was not running for:
+    demand all the same, which the adaptive idle policy learns from. Either way
+    the minute is appended to ``recent_demand``, which the cost guard folds into
+    the version's bounded summary every run (so the list holds at most a few
+    entries per guard period).
 
     A failed write is reported to ``state.on_usage_write_failure`` and retried
     by the next request; it never fails the (already billed) inference.
     """
     now = state.clock()
-    previous = state.usage_written.get(arn, 0)
+    key = arn if served else f"{arn}#demand"
+    previous = state.usage_written.get(key, 0)
     if now - previous < USAGE_WRITE_INTERVAL_SECONDS:
         return
-    state.usage_written[arn] = now
+    state.usage_written[key] = now
+    clock = "last_inference_at" if served else "last_demand_at"
+    sets = "last_inference_at = :now, last_demand_at = :now" if served else "last_demand_at = :now"
     try:
         aws(
             clients,
@@ -305,19 +317,22 @@ def _record_use(settings: Settings, clients: Clients, state: State, arn: str) ->
             "update_item",
             TableName=settings.model_usage_table,
             Key={"project_version_arn": {"S": arn}},
-            UpdateExpression="SET last_inference_at = :now",
-            ConditionExpression=(
-                "attribute_not_exists(last_inference_at) OR last_inference_at < :due"
+            UpdateExpression=(
+                f"SET {sets}, recent_demand = list_append("
+                "if_not_exists(recent_demand, :empty), :minute)"
             ),
+            ConditionExpression=f"attribute_not_exists({clock}) OR {clock} < :due",
             ExpressionAttributeValues={
                 ":now": {"N": str(int(now))},
                 ":due": {"N": str(int(now) - USAGE_WRITE_INTERVAL_SECONDS)},
+                ":minute": {"L": [{"N": str(int(now // 60))}]},
+                ":empty": {"L": []},
             },
         )
     except ApiError as exc:
         if exc.aws_code == "ConditionalCheckFailedException":
             return  # another container wrote it this minute
-        state.usage_written[arn] = previous
+        state.usage_written[key] = previous
         if state.on_usage_write_failure is not None:
             state.on_usage_write_failure(exc)
 
@@ -429,6 +444,7 @@ def detect_labels(
         response = aws(clients, "rekognition", "detect_custom_labels", **params)
     except ApiError as exc:
         if exc.aws_code == "ResourceNotReadyException":
+            _record_use(settings, clients, state, arn, served=False)
             raise _model_not_running(settings, clients, arn) from None
         raise
     _record_use(settings, clients, state, arn)
