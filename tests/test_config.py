@@ -208,3 +208,35 @@ def test_app_py_stops_synth_with_the_message_and_no_traceback(
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
     assert not list(tmp_path.glob("*.template.json"))
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"policy": "magic"},
+            "stages.dev.policy: got 'magic'; Input should be 'idle_timeout' or 'adaptive'",
+        ),
+        (
+            {"adaptive": {"start_latency_minutes": 0}},
+            "stages.dev.adaptive.start_latency_minutes: got 0",
+        ),
+        ({"adaptive": {"stop_probability": 0.7}}, "stages.dev.adaptive.stop_probability: got 0.7"),
+        (
+            {"adaptive": {"hunch": True}},
+            "stages.dev.adaptive.hunch: unknown key; allowed keys here: catch_probability",
+        ),
+    ],
+)
+def test_adaptive_policy_settings_are_validated(settings: dict[str, Any], message: str) -> None:
+    assert message in error_for(stages_with(**settings))
+
+
+def test_the_adaptive_policy_reaches_the_guard_with_its_parameters() -> None:
+    [dev] = load_stage_configs(stages_with(adaptive={"weekly_pre_start": True}), "dev")
+
+    raw = dev.policy_settings()
+
+    assert raw["policy"] == "adaptive"
+    assert raw["adaptive"]["weekly_pre_start"] is True
+    assert raw["schedule_period_minutes"] == 5

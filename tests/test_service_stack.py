@@ -69,7 +69,13 @@ def test_function_defaults(template: dict[str, Any], stage: str) -> None:
         "daily_unit_hour_cap",
         "min_inference_units",
         "keep_warm_windows",
+        "schedule_period_minutes",
+        "policy",
+        "adaptive",
     }
+    assert settings["policy"] == "adaptive"
+    assert settings["adaptive"]["start_latency_minutes"] == 10
+    assert settings["adaptive"]["weekly_pre_start"] is False
     log_group = only(template, "AWS::Logs::LogGroup")["Properties"]
     assert log_group["RetentionInDays"] == {"dev": 14, "prod": 365}[stage]
 
