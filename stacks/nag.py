@@ -77,9 +77,18 @@ class NagAcknowledgement:
                 rule = rule.replace("<AWS::Partition>", partition)
         return rule
 
-    def matches(self, construct_path: str, rule_id: str) -> bool:
-        """Whether this row covers finding ``rule_id`` on ``construct_path``."""
-        return fnmatchcase(construct_path, self.path) and self.rule_for(construct_path) == rule_id
+    def matches(
+        self,
+        construct_path: str,
+        rule_id: str,
+        account: str | None = None,
+        region: str | None = None,
+    ) -> bool:
+        """Whether this row covers finding ``rule_id`` on ``construct_path`` (in a stack
+        pinned to ``account`` and ``region``, if it is)."""
+        return fnmatchcase(construct_path, self.path) and rule_id in self.rule_ids(
+            construct_path, account, region
+        )
 
 
 _STACK_ID = re.compile(r"^([A-Za-z][A-Za-z0-9]*)-(?:Data|Service|Web)$")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +60,20 @@ class Synth:
         return Template.from_json(self.template_json(name))
 
 
+def synthesize(
+    tmp_path_factory: pytest.TempPathFactory, name: str, context: dict[str, Any]
+) -> Synth:
+    """The app built from ``context`` and synthesized, with cdk-nag and the Guard rules."""
+    outdir = tmp_path_factory.mktemp(name)
+    app = new_app(context=context, outdir=str(outdir))
+    build_app(app)
+    return Synth(assembly=app.synth(), outdir=outdir)
+
+
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """Every stage of cdk.json synthesized once, with cdk-nag and the Guard rules enforcing."""
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app = new_app(context=cdk_json_context(), outdir=str(outdir))
-    build_app(app)
-    return Synth(assembly=app.synth(), outdir=outdir)
+    return synthesize(tmp_path_factory, "cdk.out", cdk_json_context())
 
 
 @pytest.fixture(scope="module", params=STAGES)
@@ -147,7 +153,7 @@ def env_of(construct_path: str) -> tuple[str | None, str | None]:
 
 def covered(row: NagAcknowledgement, path: str, rule_id: str) -> bool:
     """Whether acknowledgement ``row`` covers finding ``rule_id`` on ``path``."""
-    return fnmatchcase(path, row.path) and rule_id in row.rule_ids(path, *env_of(path))
+    return row.matches(path, rule_id, *env_of(path))
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from app import build_app, new_app
 from stacks.config import ConfigError, load_delivery_config, load_stage_configs
 from stacks.delivery import SYNTH_COMMANDS, SYNTH_IMAGE
 from tests.conftest import (
@@ -19,6 +18,7 @@ from tests.conftest import (
     cdk_json_context,
     delivery_context,
     resources_of_type,
+    synthesize,
 )
 from tests.test_cfn_lint import cfn_lint
 
@@ -26,10 +26,7 @@ from tests.test_cfn_lint import cfn_lint
 @pytest.fixture(scope="module")
 def delivery(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """The app as a multi-account team configures it, synthesized with every check on."""
-    outdir = tmp_path_factory.mktemp("cdk.out.delivery")
-    app = new_app(context=delivery_context(), outdir=str(outdir))
-    build_app(app)
-    return Synth(assembly=app.synth(), outdir=outdir)
+    return synthesize(tmp_path_factory, "cdk.out.delivery", delivery_context())
 
 
 @pytest.fixture(scope="module")

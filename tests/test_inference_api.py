@@ -280,16 +280,21 @@ def test_models_lists_versions_and_marks_the_active_one(api: Api) -> None:
 # --- model state ---------------------------------------------------------------
 
 
-def test_stopped_model_is_started_on_demand_with_503_and_retry_after(api: Api) -> None:
-    api.promote()
+def not_ready(api: Api, status: str, expected: dict[str, Any] | None = None) -> None:
+    """DetectCustomLabels says the model is not ready; DescribeProjectVersions says ``status``."""
     api.stubber.add_client_error(
         "detect_custom_labels", service_error_code="ResourceNotReadyException"
     )
     api.stubber.add_response(
         "describe_project_versions",
-        {"ProjectVersionDescriptions": [{"ProjectVersionArn": VERSION, "Status": "STOPPED"}]},
-        {"ProjectArn": PROJECT, "VersionNames": ["v1"]},
+        {"ProjectVersionDescriptions": [{"ProjectVersionArn": VERSION, "Status": status}]},
+        expected,
     )
+
+
+def test_stopped_model_is_started_on_demand_with_503_and_retry_after(api: Api) -> None:
+    api.promote()
+    not_ready(api, "STOPPED", {"ProjectArn": PROJECT, "VersionNames": ["v1"]})
     api.stubber.add_response(
         "start_project_version",
         {"Status": "STARTING"},
@@ -308,14 +313,7 @@ def test_stopped_model_is_started_on_demand_with_503_and_retry_after(api: Api) -
 
 def test_starting_model_gives_model_not_running_and_no_second_start(api: Api) -> None:
     api.promote()
-    api.stubber.add_client_error(
-        "detect_custom_labels", service_error_code="ResourceNotReadyException"
-    )
-    api.stubber.add_response(
-        "describe_project_versions",
-        {"ProjectVersionDescriptions": [{"ProjectVersionArn": VERSION, "Status": "STARTING"}]},
-        {"ProjectArn": PROJECT, "VersionNames": ["v1"]},
-    )
+    not_ready(api, "STARTING", {"ProjectArn": PROJECT, "VersionNames": ["v1"]})
 
     status, body, headers = api.call(
         rest_event("POST", "/v1/labels", labels_body({"bytes": b64(JPEG)}))
@@ -531,13 +529,7 @@ def test_demand_is_recorded_for_the_adaptive_policy_served_or_not(api: Api) -> N
     """A served inference and a request the model was not running for both append the
     minute to recent_demand (the cost guard folds it); only the first is an inference."""
     api.promote()
-    api.stubber.add_client_error(
-        "detect_custom_labels", service_error_code="ResourceNotReadyException"
-    )
-    api.stubber.add_response(
-        "describe_project_versions",
-        {"ProjectVersionDescriptions": [{"ProjectVersionArn": VERSION, "Status": "STARTING"}]},
-    )
+    not_ready(api, "STARTING")
     status, _, _ = api.call(rest_event("POST", "/v1/labels", labels_body({"bytes": b64(JPEG)})))
     assert status == 503
     item = api.clients.dynamodb.get_item(

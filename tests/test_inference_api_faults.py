@@ -174,7 +174,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         boto3.client("rekognition", config=service.BUDGETS["rekognition"].config()),
         boto3.client("s3", config=handler.S3_CONFIG),
         boto3.client("dynamodb", config=service.BUDGETS["dynamodb"].config()),
-        time_left=handler.Invocation.seconds_left,
+        time_left=handler.seconds_left,
     )
     sleeps: list[float] = []
     monkeypatch.setattr(time, "sleep", sleeps.append)  # botocore's retry backoff, recorded

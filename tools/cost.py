@@ -154,7 +154,7 @@ def bench_rows(settings: SimulationSettings) -> list[list[str]]:
 
 
 def simulation_report(
-    trace: Path, config: StageConfig, settings: SimulationSettings
+    trace: Path, config: StageConfig, settings: SimulationSettings, results: list[Result]
 ) -> dict[str, Any]:
     """What ``simulate --json`` prints: the trace, the settings that matter, every policy."""
     return {
@@ -163,7 +163,7 @@ def simulation_report(
         "start_latency_minutes": settings.start_latency_minutes,
         "schedule_period_minutes": settings.schedule_period_minutes,
         "warm_up": "none: the adaptive policy learns online from the trace's first request",
-        "results": [asdict(r) for r in compare(read_trace(trace), settings)],
+        "results": [asdict(r) for r in results],
     }
 
 
@@ -247,14 +247,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             written = plot_week(read_trace(args.trace), settings, args.out, args.week)
             print(f"wrote {written}")
             return 0
-        report = simulation_report(args.trace, config, settings)
+        results = compare(read_trace(args.trace), settings)
     except (ConfigError, TraceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(simulation_report(args.trace, config, settings, results), indent=2))
     else:
-        results = [Result(**r) for r in report["results"]]
         print(table(result_rows(results)))
     return 0
 

@@ -32,6 +32,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
 
 from inference_api import body, service
 from inference_api.errors import ApiError, from_aws
@@ -90,16 +91,11 @@ S3_CONFIG = service.BUDGETS["s3"].config(
 """SigV4 presigning, so Content-Type and Content-Length are signed headers."""
 
 
-class Invocation:
-    """The running invocation's Lambda context (for the time it has left)."""
-
-    context: Any = None
-
-    @classmethod
-    def seconds_left(cls) -> float:
-        """Seconds until Lambda's timeout; unbounded outside an invocation."""
-        remaining = getattr(cls.context, "get_remaining_time_in_millis", None)
-        return float("inf") if remaining is None else float(remaining()) / 1000
+def seconds_left() -> float:
+    """Seconds until Lambda's timeout, from the context the resolver holds for the
+    invocation; unbounded when there is none (or it cannot tell)."""
+    remaining = getattr(getattr(app, "lambda_context", None), "get_remaining_time_in_millis", None)
+    return float("inf") if remaining is None else float(remaining()) / 1000
 
 
 @cache
@@ -108,7 +104,7 @@ def clients() -> service.Clients:
         boto3.client("rekognition", config=service.BUDGETS["rekognition"].config()),
         boto3.client("s3", config=S3_CONFIG),
         boto3.client("dynamodb", config=service.BUDGETS["dynamodb"].config()),
-        time_left=Invocation.seconds_left,
+        time_left=seconds_left,
     )
 
 
@@ -228,8 +224,6 @@ INTERNAL_ERROR = ApiError(
 @app.exception_handler(Exception)
 def handle_unexpected(error: Exception) -> Response[Any]:
     """The last line of defence inside the resolver: a JSON 500 (or the AWS answer), with CORS."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     if isinstance(error, ClientError | BotoCoreError):
         return _logged(from_aws(error, "unmapped call"))
     logger.exception("unhandled error")
@@ -253,14 +247,11 @@ def handle_not_found(_: Exception) -> Response[Any]:
 @metrics.log_metrics
 def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
     """API Gateway proxy event in, proxy response out."""
-    Invocation.context = context
     try:
         return app.resolve(dict(event), context)
     except Exception:  # outside the resolver's handlers: never a bare 500 or a stack trace
         logger.exception("unhandled error outside the resolver")
         return _proxy_response(INTERNAL_ERROR, event)
-    finally:
-        Invocation.context = None
 
 
 def _proxy_response(error: ApiError, event: Mapping[str, Any]) -> dict[str, Any]:
