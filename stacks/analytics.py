@@ -10,7 +10,9 @@
   ``athena-results/`` in the archive bucket, enforced settings, a bytes-scanned
   limit per query (:data:`BYTES_SCANNED_CUTOFF`), and named queries.
 * CloudWatch dashboard: API calls, latency and errors; the model running
-  time and the cost guard's actions; topic rule matches and failures.
+  time and the cost guard's actions; topic rule matches and failures;
+  feedback per label, the active model's agreement rate, retrainings and
+  the F1 of each candidate against the active version.
 
 QuickSight reads the same table: add Athena as a data source with workgroup
 ``imgrec-<stage>`` and pick ``imgrec_<stage>.device_messages``.
@@ -23,6 +25,7 @@ from aws_cdk import aws_athena as athena
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.iot_ingestion import ARCHIVE_PREFIX, KINDS
@@ -84,6 +87,7 @@ class Analytics(Construct):
         archive: s3.IBucket,
         api_name: str,
         rule_names: list[str],
+        state_machine: sfn.IStateMachine,
     ) -> None:
         super().__init__(scope, construct_id)
         database_name = f"imgrec_{stage}"
@@ -175,6 +179,63 @@ class Analytics(Construct):
             )
             named.node.add_dependency(self.workgroup)
         self.dashboard = self._dashboard(stage, api_name, rule_names)
+        self._learning_widgets(stage, state_machine)
+
+    def _learning_widgets(self, stage: str, state_machine: sfn.IStateMachine) -> None:
+        """Feedback per label, the active model's agreement rate, retrainings and their F1.
+
+        Feedback metrics carry a ``label`` dimension (one series per label, found
+        with a SEARCH expression, so new labels appear without a redeploy).
+        """
+        day = Duration.days(1)
+        api_service = f"inference-api-{stage}"
+
+        def search(metric: str) -> str:
+            return (
+                f'SEARCH(\'{{{METRICS_NAMESPACE},label,service}} MetricName="{metric}" '
+                f"service=\"{api_service}\"', 'Sum', 86400)"
+            )
+
+        per_label = cloudwatch.MathExpression(expression=search("Feedback"), label="", period=day)
+        agreement = cloudwatch.MathExpression(
+            expression="100 * SUM(agreed) / SUM(total)",
+            using_metrics={
+                "agreed": cloudwatch.MathExpression(
+                    expression=search("FeedbackAgreed"), period=day
+                ),
+                "total": cloudwatch.MathExpression(expression=search("Feedback"), period=day),
+            },
+            label="answers people agreed with (%)",
+            period=day,
+        )
+
+        def retraining(metric: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=metric,
+                dimensions_map={"service": f"retraining-{stage}"},
+                statistic="Maximum",
+                period=day,
+            )
+
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Feedback per label (daily)", left=[per_label]),
+            cloudwatch.GraphWidget(
+                title="Agreement with the active model (%)",
+                left=[agreement],
+                left_y_axis=cloudwatch.YAxisProps(min=0, max=100),
+            ),
+            cloudwatch.GraphWidget(
+                title="Retrainings",
+                left=[
+                    state_machine.metric_succeeded(period=day, label="succeeded"),
+                    state_machine.metric_failed(period=day, label="failed"),
+                    state_machine.metric_started(period=day, label="started"),
+                ],
+                right=[retraining("CandidateF1"), retraining("ActiveF1")],
+                right_y_axis=cloudwatch.YAxisProps(min=0, max=1),
+            ),
+        )
 
     @staticmethod
     def _account() -> str:

@@ -124,6 +124,46 @@ class AdaptivePolicy(_Strict):
     min_cv: float = Field(default=2.0, ge=0, le=10)
 
 
+class FeedbackSettings(_Strict):
+    """Feedback from the phone (``POST /v1/feedback``) and the review queue."""
+
+    review_below_confidence: float = Field(default=50, ge=0, le=100)
+    """Percent: a labels answer whose best label is under it is queued for review
+    (its photo copied into the training data, pending); 0 turns this off."""
+
+
+SCHEDULE_PATTERN = r"^(rate\(([1-9]\d*) (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$"
+"""EventBridge schedule expressions: ``rate(7 days)`` or ``cron(0 18 ? * SUN *)``
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html)."""
+
+
+class RetrainingSettings(_Strict):
+    """The retraining workflow (``<Stage>-Service``'s Step Functions state machine).
+
+    Training costs money (per training hour: https://aws.amazon.com/rekognition/pricing/):
+    ``enabled: false`` leaves the schedule off; the workflow can still be started by hand.
+    """
+
+    enabled: bool = False
+    schedule: str = Field(default="rate(7 days)", pattern=SCHEDULE_PATTERN)
+    """When the workflow looks for confirmed feedback (EventBridge schedule expression)."""
+    min_confirmed_items: int = Field(default=20, ge=1, le=100_000)
+    """Train only when at least this many confirmed items are not yet in a model."""
+    dataset_prefix: str = Field(
+        default="datasets/main", pattern=r"^datasets/[A-Za-z0-9_\-][A-Za-z0-9_.\-/]{0,200}$"
+    )
+    """Key prefix of the base training images in the training bucket, one folder per label
+    (what ``tools.models upload --prefix`` wrote); under ``datasets/``, which is all the
+    workflow may read besides ``feedback/``."""
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    max_f1_drop: float = Field(default=0.02, ge=0, le=1)
+    """Promote only when the new version's F1 is at most this much below the active one's."""
+    min_f1: float = Field(default=0.8, ge=0, le=1)
+    """Never promote a version under this F1 (also when no version is active yet)."""
+    poll_minutes: int = Field(default=15, ge=1, le=120)
+    """How often a training's status is read (training takes 30 minutes to many hours)."""
+
+
 class StageConfig(_Strict):
     """Everything that differs between stages (dev, prod, ...).
 
@@ -144,6 +184,8 @@ class StageConfig(_Strict):
     """``idle_timeout``: stop after ``idle_stop_minutes`` unused; ``adaptive``: learn each
     model's rhythm, stop sooner when nobody will come, pre-start before they do."""
     adaptive: AdaptivePolicy = Field(default_factory=AdaptivePolicy)
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
+    retraining: RetrainingSettings = Field(default_factory=RetrainingSettings)
     auto_start_on_demand: bool = True
     min_inference_units: int = Field(default=1, ge=1, le=64)
     api_throttling: ApiThrottling = Field(default_factory=ApiThrottling)

@@ -75,6 +75,8 @@ _LOG_GROUPS = (
     "*-Service/IotIngestion/FirehoseLogs/Resource",
     "*-Web/Site/DeploymentLogs/Resource",
     "*-Web/UploadsCors/Logs/Resource",
+    "*-Service/Retraining/*/FunctionLogs/Resource",
+    "*-Service/Retraining/Logs/Resource",
 )
 _CDK_PROVIDER_FUNCTIONS = (
     "*/Custom::S3AutoDeleteObjectsCustomResourceProvider/Handler",
@@ -212,12 +214,14 @@ GUARD_ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
     *_rows(
         "sqs_dlq_check",
         "CT.SQS.PR.1",
-        "this queue is itself the dead-letter queue of the cost guard's asynchronous "
-        "invocations (alarmed when not empty); an AWS SQS dead-letter queue of a dead-letter "
+        "these queues are themselves dead-letter queues: of the cost guard's asynchronous "
+        "invocations and of the retraining schedule's target (each alarmed when not empty); "
+        "an AWS SQS dead-letter queue of a dead-letter "
         "queue would move failures one step further from the alarm "
         "(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
         "sqs-dead-letter-queues.html)",
         "*-Service/CostGuard/DeadLetters/Resource",
+        "*-Service/Retraining/ScheduleDeadLetters/Resource",
     ),
     *_rows(
         "cloudfront_origin_failover_enabled_check",

@@ -7,6 +7,10 @@ in full-function mode, as cdk-nag's AwsSolutions-COG2/COG3 ask.
 
 The app client is public (a phone or browser cannot keep a secret): it uses
 SRP or the authorization-code grant with PKCE, never the implicit grant.
+
+The group :data:`REVIEWERS_GROUP` holds the people who review feedback
+(``aws cognito-idp admin-add-user-to-group --group-name reviewers ...``);
+its name reaches the API in the ID token's ``cognito:groups`` claim.
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
+REVIEWERS_GROUP = "reviewers"
+"""Same name as ``inference_api.feedback.REVIEWERS_GROUP`` (a test checks)."""
+
 
 class Identity(Construct):
     """User pool and phone app client.
 
     :ivar user_pool: the Cognito user pool.
     :ivar app_client: the public app client for the phone and web page.
+    :ivar reviewers: the Cognito group of feedback reviewers.
     """
 
     def __init__(
@@ -56,6 +64,13 @@ class Identity(Construct):
             standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
             deletion_protection=retain_data,
             removal_policy=RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY,
+        )
+        self.reviewers = cognito.CfnUserPoolGroup(
+            self,
+            "ReviewersGroup",
+            user_pool_id=self.user_pool.user_pool_id,
+            group_name=REVIEWERS_GROUP,
+            description="May review feedback on the quick-test page (GET/POST /v1/review)",
         )
         self.app_client = public_client(
             self.user_pool,

@@ -18,7 +18,9 @@ Permissions: DetectCustomLabels and StartProjectVersion on this project's
 versions, DescribeProjectVersions on the project, SearchFacesByImage on the
 collection, DetectFaces (no resource-level permissions exist for it),
 GetObject/PutObject under ``users/`` in the uploads bucket, GetItem and
-UpdateItem on the model usage table, BatchGetItem on the faces table.
+UpdateItem on the model usage table, BatchGetItem on the faces table;
+for feedback, Get/Put/DeleteObject under ``feedback/`` in the training
+bucket, Get/Put/UpdateItem on the feedback table and Query on its status index.
 """
 
 from __future__ import annotations
@@ -37,14 +39,20 @@ from constructs import Construct
 from stacks.config import StageConfig
 from stacks.lambda_defaults import RETENTION, python_function
 from stacks.recognition import Recognition
+from stacks.tables import FEEDBACK_BY_STATUS_INDEX
 
 UPLOAD_PREFIX = "users/"
+FEEDBACK_PREFIX = "feedback/"
+"""Where feedback copies land in the training bucket (``inference_api.feedback``)."""
 ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "uploads"),
     ("POST", "labels"),
     ("POST", "faces/search"),
     ("POST", "faces/analyze"),
     ("GET", "models"),
+    ("POST", "feedback"),
+    ("GET", "review"),
+    ("POST", "review"),
 )
 AWS_MESSAGE = "$context.error.messageString"  # already a quoted JSON string
 GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str, str]] = {
@@ -83,6 +91,8 @@ class InferenceApi(Construct):
         faces: dynamodb.ITable,
         uploads: s3.IBucket,
         user_pool: cognito.IUserPool,
+        training: s3.IBucket,
+        feedback: dynamodb.ITable,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function = python_function(
@@ -104,11 +114,15 @@ class InferenceApi(Construct):
                 "MIN_INFERENCE_UNITS": str(config.min_inference_units),
                 "UPLOAD_URL_EXPIRY_SECONDS": str(config.upload_url_expiry_seconds),
                 "ALLOWED_ORIGINS": ",".join(config.allowed_web_origins),
+                "TRAINING_BUCKET": training.bucket_name,
+                "FEEDBACK_TABLE": feedback.table_name,
+                "REVIEW_BELOW_CONFIDENCE": f"{config.feedback.review_below_confidence:g}",
                 # Traces never hold answers: presigned URLs, face attributes.
                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
             },
         )
         self._grant(recognition, model_usage, faces, uploads)
+        self._grant_feedback(training, feedback)
         self.api = self._build_api(config, user_pool)
         self.web_acl = self._build_waf(config) if config.waf_enabled else None
 
@@ -136,6 +150,30 @@ class InferenceApi(Construct):
         # Not faces.grant(): that adds the table's index/* ARNs, which a key lookup never needs.
         fn.add_to_role_policy(
             iam.PolicyStatement(actions=["dynamodb:BatchGetItem"], resources=[faces.table_arn])
+        )
+
+    def _grant_feedback(self, training: s3.IBucket, feedback: dynamodb.ITable) -> None:
+        """Copies into, reads (presigned review images) and deletes under ``feedback/`` only;
+        the feedback table's items and its status index (the review queue)."""
+        fn: lambda_.Function = self.function
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[training.arn_for_objects(f"{FEEDBACK_PREFIX}*")],
+            )
+        )
+        # Not feedback.grant(): that adds index/* for every index; only by-status is queried.
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                resources=[feedback.table_arn],
+            )
+        )
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"],
+                resources=[f"{feedback.table_arn}/index/{FEEDBACK_BY_STATUS_INDEX}"],
+            )
         )
 
     def _build_api(self, config: StageConfig, user_pool: cognito.IUserPool) -> apigw.RestApi:

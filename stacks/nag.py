@@ -107,7 +107,8 @@ ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
             "resource-level permissions', https://docs.aws.amazon.com/xray/latest/devguide/"
             "security_iam_service-with-iam.html) and the inference API's "
             "rekognition:DetectFaces, which takes no resource ARN (Service Authorization "
-            "Reference, Amazon Rekognition: DetectFaces has no resource type)"
+            "Reference, Amazon Rekognition: DetectFaces has no resource type), and the "
+            "retraining workflow's rekognition:DescribeProjects (no resource type either)"
         ),
     ),
     NagAcknowledgement(
@@ -172,6 +173,136 @@ ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
             "WAF is a per-stage choice (waf_enabled, on in prod): an AWS WAF web ACL "
             "costs a monthly fee plus per-request charges that a dev stage need not "
             "pay; Cognito authorization and stage throttling still apply"
+        ),
+    ),
+)
+
+
+_TRAINING_BUCKET = (
+    '{"Fn::GetStackOutput":{"StackName":"{Stage}-Data","Region":{"Ref":"AWS::Region"},'
+    '"OutputName":"PublishOutputFnGetAttStorageTraining0BB4FD5DArn35AA99B9"}}'
+)
+_S3_PREFIX_WHY = (
+    "AWS S3 object ARNs in a policy can name such keys only by prefix "
+    "(https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-arn-format.html)"
+)
+
+
+def _training_prefix_row(path: str, prefix: str, why: str) -> NagAcknowledgement:
+    return NagAcknowledgement(
+        path=path,
+        rule_id=f"AwsSolutions-IAM5[Resource::{_TRAINING_BUCKET}/{prefix}*]",
+        reason=f"{why}; {_S3_PREFIX_WHY}, and the grant is limited to {prefix} of the "
+        "training bucket",
+    )
+
+
+def _logical_id(*path: str) -> str:
+    """The logical id CDK gives the resource at ``path`` inside its stack (its
+    ``makeUniqueId``: the path without ``Resource``/``Default`` and an MD5 of the whole)."""
+    import hashlib
+
+    digest = hashlib.md5("/".join(path).encode(), usedforsecurity=False).hexdigest()[:8]
+    return "".join(p for p in path if p not in {"Resource", "Default"}) + digest.upper()
+
+
+_RETRAINING_STEPS = (
+    "Preflight",
+    "PrepareData",
+    "StartTraining",
+    "TrainingStatus",
+    "Evaluate",
+    "Promote",
+)
+_RETRAINING_ROLES = "*-Service/Retraining/*/FunctionRole/DefaultPolicy/Resource"
+
+ACKNOWLEDGEMENTS += (
+    _training_prefix_row(
+        "*-Service/*/FunctionRole/DefaultPolicy/Resource",
+        "feedback/",
+        "Feedback copies get keys chosen at request time (feedback/<label>/<feedback id>); "
+        "the API copies, shows and deletes them, the retraining workflow reads them",
+    ),
+    _training_prefix_row(
+        "*-Service/Retraining/PrepareData/FunctionRole/DefaultPolicy/Resource",
+        "datasets/",
+        "The retraining workflow reads the base training images, uploaded by people "
+        "under datasets/<name>/<label>/ with any file names",
+    ),
+    _training_prefix_row(
+        "*-Service/Retraining/PrepareData/FunctionRole/DefaultPolicy/Resource",
+        "manifests/retraining/",
+        "Each retraining run writes its manifests under manifests/retraining/<run>/, "
+        "named after the execution",
+    ),
+    _training_prefix_row(
+        "*-Service/Retraining/Evaluate/FunctionRole/DefaultPolicy/Resource",
+        "rekognition-output/",
+        "AWS Rekognition writes each version's evaluation summary under the output prefix "
+        "with a name of its own choosing",
+    ),
+    NagAcknowledgement(
+        path=_RETRAINING_ROLES,
+        rule_id=(
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:rekognition:<AWS::Region>:"
+            "<AWS::AccountId>:project/imgrec-{stage}-custom-labels/dataset/*]"
+        ),
+        reason=(
+            "The project's train and test datasets are created by the workflow itself "
+            "(CloudFormation has no AWS::Rekognition dataset resource) with ARNs AWS makes up "
+            "at run time; the wildcard is limited to this stage's project"
+        ),
+    ),
+    *(
+        NagAcknowledgement(
+            path="*-Service/Retraining/StateMachine/Role/DefaultPolicy/Resource",
+            rule_id=(
+                "AwsSolutions-IAM5[Resource::<"
+                f"{_logical_id('Retraining', step, 'Function', 'Resource')}.Arn>:*]"
+            ),
+            reason=(
+                "CDK's LambdaInvoke task grants lambda:InvokeFunction on the function and its "
+                "qualified ARNs (function:version or alias), the AWS Lambda ARN forms a "
+                "Step Functions task may call; the function is this workflow's own step"
+            ),
+        )
+        for step in _RETRAINING_STEPS
+    ),
+    NagAcknowledgement(
+        path="*-Service/Retraining/StateMachine/Role/DefaultPolicy/Resource",
+        rule_id="AwsSolutions-IAM5[Resource::*]",
+        reason=(
+            "Only for actions AWS does not scope to resources: X-Ray tracing's "
+            "xray:PutTraceSegments/GetSamplingRules and Step Functions' CloudWatch Logs "
+            "delivery (logs:CreateLogDelivery and the other *LogDelivery actions take '*': "
+            "https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html)"
+        ),
+    ),
+    NagAcknowledgement(
+        path="*-Service/Retraining/*/Function/Resource",
+        rule_id="Serverless-LambdaDLQ",
+        reason=(
+            "Step Functions invokes these step functions synchronously and catches every "
+            "error into the failure notification; AWS Lambda uses a dead-letter queue only "
+            "for asynchronous invocations "
+            "(https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html)"
+        ),
+    ),
+    NagAcknowledgement(
+        path="*-Service/Retraining/ScheduleDeadLetters/Resource",
+        rule_id="Serverless-SQSRedrivePolicy",
+        reason=(
+            "This queue is itself the dead-letter queue of the retraining schedule's target; "
+            "AWS SQS dead-letter queues are where redrive ends"
+        ),
+    ),
+    NagAcknowledgement(
+        path="*-Service/Retraining/ScheduleDeadLetters/Resource",
+        rule_id="AwsSolutions-SQS3",
+        reason=(
+            "This queue is the dead-letter queue of the retraining schedule's EventBridge "
+            "target (cdk-nag recognizes only queues named as another queue's DLQ); an AWS SQS "
+            "dead-letter queue of a dead-letter queue would only move the same messages"
         ),
     ),
 )

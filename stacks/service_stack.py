@@ -18,6 +18,7 @@ from stacks.cost_guard import CostGuard
 from stacks.data_stack import DataStack
 from stacks.inference_api import InferenceApi
 from stacks.iot_ingestion import IotIngestion
+from stacks.retraining import Retraining
 
 
 class ServiceStack(Stack):
@@ -27,6 +28,7 @@ class ServiceStack(Stack):
     :ivar inference_api: the phone API (:class:`stacks.inference_api.InferenceApi`).
     :ivar iot: topic rules, Firehose streams, device policy
         (:class:`stacks.iot_ingestion.IotIngestion`).
+    :ivar retraining: the retraining workflow (:class:`stacks.retraining.Retraining`).
     :ivar analytics: Glue/Athena and dashboard (:class:`stacks.analytics.Analytics`).
     """
 
@@ -61,6 +63,19 @@ class ServiceStack(Stack):
             faces=data.tables.faces,
             uploads=data.storage.uploads,
             user_pool=data.identity.user_pool,
+            training=data.storage.training,
+            feedback=data.tables.feedback,
+        )
+        self.retraining = Retraining(
+            self,
+            "Retraining",
+            config=config,
+            recognition=data.recognition,
+            training=data.storage.training,
+            feedback=data.tables.feedback,
+            model_usage=data.tables.model_usage,
+            topic=self.cost_guard.topic,
+            topic_key=self.cost_guard.topic_key,
         )
         self.iot = IotIngestion(
             self,
@@ -77,6 +92,7 @@ class ServiceStack(Stack):
             archive=data.storage.archive,
             api_name=f"imgrec-{config.name}",
             rule_names=[str(rule.rule_name) for rule in self.iot.rules.values()],
+            state_machine=self.retraining.state_machine,
         )
         outputs = {
             "DevicePolicyName": (
@@ -94,6 +110,10 @@ class ServiceStack(Stack):
             "ApiUrl": (
                 self.inference_api.api.url_for_path("/v1"),
                 "Base URL of the phone API (routes under /v1)",
+            ),
+            "RetrainingStateMachineArn": (
+                self.retraining.state_machine.state_machine_arn,
+                "Retraining workflow (start with --input '{\"force\": true}' to train now)",
             ),
             "CostGuardTopicArn": (
                 self.cost_guard.topic.topic_arn,

@@ -1,6 +1,6 @@
 """Tables: the project's DynamoDB tables.
 
-Creates three on-demand tables with point-in-time recovery (and deletion
+Creates four on-demand tables with point-in-time recovery (and deletion
 protection when the stage retains data):
 
 * ``device_events``: one item per device message. Partition ``device_id``
@@ -14,6 +14,11 @@ protection when the stage retains data):
   seconds, written by the inference API at most once a minute),
   ``running_since`` (epoch seconds) and ``running_minutes_today`` (N), read
   by the cost guard.
+* ``feedback``: one item per photo said to be mislabelled or queued for
+  review (``inference_api.feedback`` documents the item). Partition
+  ``feedback_id`` (S); global secondary index :data:`FEEDBACK_BY_STATUS_INDEX`
+  on ``status`` (S) then ``created_at`` (S, ISO 8601), for the review queue
+  and the retraining workflow.
 * ``faces``: one item per indexed face. Partition ``face_id`` (S, the
   Rekognition FaceId); global secondary index :data:`FACES_BY_PERSON_INDEX`
   on ``person_id`` (S) then ``face_id``, to list or remove one person's faces.
@@ -26,6 +31,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 FACES_BY_PERSON_INDEX = "by-person"
+FEEDBACK_BY_STATUS_INDEX = "by-status"
 
 
 class Tables(Construct):
@@ -34,6 +40,7 @@ class Tables(Construct):
     :ivar device_events: device events and telemetry.
     :ivar model_usage: per model version usage, for the cost guard.
     :ivar faces: face id -> person.
+    :ivar feedback: feedback and the review queue.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, retain_data: bool) -> None:
@@ -53,6 +60,15 @@ class Tables(Construct):
         self.faces = self._table(
             "Faces",
             partition=("face_id", dynamodb.AttributeType.STRING),
+        )
+        self.feedback = self._table(
+            "Feedback", partition=("feedback_id", dynamodb.AttributeType.STRING)
+        )
+        self.feedback.add_global_secondary_index(
+            index_name=FEEDBACK_BY_STATUS_INDEX,
+            partition_key=dynamodb.Attribute(name="status", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
         )
         self.faces.add_global_secondary_index(
             index_name=FACES_BY_PERSON_INDEX,

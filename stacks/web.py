@@ -71,6 +71,7 @@ class Site(Construct):
         api: apigw.RestApi,
         api_stage_name: str,
         uploads: s3.IBucket,
+        training: s3.IBucket,
         log_retention_days: int,
         log_group_retention: logs.RetentionDays,
         retain_logs: bool,
@@ -111,7 +112,7 @@ class Site(Construct):
             removal_policy=RemovalPolicy.DESTROY,
             auto_delete_objects=True,
         )
-        headers = self._security_headers(uploads)
+        headers = self._security_headers(uploads, training)
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -148,7 +149,9 @@ class Site(Construct):
         self.url = f"https://{self.distribution.distribution_domain_name}/"
         self._log_group_retention = log_group_retention
 
-    def _security_headers(self, uploads: s3.IBucket) -> cloudfront.ResponseHeadersPolicy:
+    def _security_headers(
+        self, uploads: s3.IBucket, training: s3.IBucket
+    ) -> cloudfront.ResponseHeadersPolicy:
         region = Aws.REGION
         connect = [
             f"https://cognito-idp.{region}.amazonaws.com",
@@ -163,7 +166,15 @@ class Site(Construct):
             comment="Quick-test page: CSP, HSTS, no framing, no sniffing",
             security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
                 content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
-                    content_security_policy=content_security_policy(connect, upgrade_insecure=True),
+                    content_security_policy=content_security_policy(
+                        connect,
+                        upgrade_insecure=True,
+                        # The review queue shows presigned GETs of feedback photos.
+                        image_sources=[
+                            f"https://{training.bucket_name}.s3.{region}.amazonaws.com",
+                            f"https://{training.bucket_name}.s3.amazonaws.com",
+                        ],
+                    ),
                     override=True,
                 ),
                 strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(

@@ -9,13 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 
-def content_security_policy(connect_sources: Iterable[str], *, upgrade_insecure: bool) -> str:
+def content_security_policy(
+    connect_sources: Iterable[str], *, upgrade_insecure: bool, image_sources: Iterable[str] = ()
+) -> str:
     """The page's policy: its own scripts and styles only, no frames, no inline code.
 
     :param connect_sources: origins ``fetch`` may reach besides the page's own
         (Cognito's token endpoint, the uploads bucket), e.g.
         ``https://cognito-idp.eu-west-1.amazonaws.com``.
     :param upgrade_insecure: add ``upgrade-insecure-requests`` (HTTPS deployments).
+    :param image_sources: origins images may come from besides the page's own
+        (the training bucket, whose presigned GETs show the review queue's photos).
     :returns: the header value.
     """
     connect = " ".join(["'self'", *connect_sources])
@@ -23,7 +27,7 @@ def content_security_policy(connect_sources: Iterable[str], *, upgrade_insecure:
         "default-src 'none'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' blob: data:",
+        " ".join(["img-src 'self' blob: data:", *image_sources]),
         f"connect-src {connect}",
         "base-uri 'none'",
         "form-action 'none'",

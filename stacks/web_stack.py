@@ -63,6 +63,7 @@ class WebStack(Stack):
             api=service.inference_api.api,
             api_stage_name=config.name,  # InferenceApi's stage is named after the stage
             uploads=data.storage.uploads,
+            training=data.storage.training,
             log_retention_days=max(config.log_retention_days, 90),
             log_group_retention=retention,
             retain_logs=config.retain_data,

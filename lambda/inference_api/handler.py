@@ -9,6 +9,10 @@ Routes (all under ``/v1``; bodies are JSON; errors are
 * ``POST /v1/faces/search`` -> SearchFacesByImage (largest face only, said so).
 * ``POST /v1/faces/analyze`` -> DetectFaces with all attributes.
 * ``GET /v1/models`` -> the project's versions by name and which is active.
+* ``POST /v1/feedback`` -> the right label for an upload, copied into the
+  training data pending review (:mod:`inference_api.feedback`).
+* ``GET /v1/review``, ``POST /v1/review`` -> reviewers (Cognito group
+  ``reviewers``) list pending feedback and confirm, correct or discard it.
 
 Limits (checked before AWS is called): API Gateway payload 10 MB, Lambda
 synchronous payload 6 MB (base64 adds a third, so about 4.5 MB of image),
@@ -66,7 +70,17 @@ def usage_write_failed(error: ApiError) -> None:
     metrics.add_metric(name="UsageWriteFailures", unit=MetricUnit.Count, value=1)
 
 
-STATE = service.State(on_usage_write_failure=usage_write_failed)
+def review_queue_failed(error: ApiError) -> None:
+    """A low-confidence answer could not be queued for review: log and count; the answer stands."""
+    logger.warning(
+        "review queue write failed", extra={"code": error.aws_code, "cause": error.cause}
+    )
+    metrics.add_metric(name="ReviewQueueFailures", unit=MetricUnit.Count, value=1)
+
+
+STATE = service.State(
+    on_usage_write_failure=usage_write_failed, on_review_queue_failure=review_queue_failed
+)
 
 
 @cache
@@ -82,6 +96,9 @@ def settings() -> service.Settings:
         auto_start=env.get("AUTO_START_ON_DEMAND", "false") == "true",
         min_inference_units=int(env.get("MIN_INFERENCE_UNITS", "1")),
         upload_url_expiry_seconds=int(env.get("UPLOAD_URL_EXPIRY_SECONDS", "300")),
+        training_bucket=env.get("TRAINING_BUCKET", ""),
+        feedback_table=env.get("FEEDBACK_TABLE", ""),
+        review_below_confidence=float(env.get("REVIEW_BELOW_CONFIDENCE", "0")),
     )
 
 
@@ -108,16 +125,19 @@ def clients() -> service.Clients:
     )
 
 
+def _claims() -> dict[str, Any]:
+    try:
+        return dict(app.current_event.request_context.authorizer.claims or {})
+    except (AttributeError, TypeError):  # no requestContext or authorizer at all
+        return {}
+
+
 def _user_id() -> str:
     """The caller's Cognito ``sub`` from the authorizer's claims.
 
     :raises ApiError: 401 when the event carries no claims (not through the authorizer).
     """
-    try:
-        claims = app.current_event.request_context.authorizer.claims or {}
-    except (AttributeError, TypeError):  # no requestContext or authorizer at all
-        claims = {}
-    sub = claims.get("sub")
+    sub = _claims().get("sub")
     if not sub:
         raise ApiError(401, "unauthenticated", "no signed-in user on this request")
     return str(sub)
@@ -188,6 +208,45 @@ def faces_analyze() -> dict[str, Any]:
 def models() -> dict[str, Any]:
     _user_id()
     return service.list_models(settings(), clients(), STATE)
+
+
+@app.post("/v1/feedback")
+@tracer.capture_method(capture_response=False)
+def send_feedback() -> dict[str, Any]:
+    user = _user_id()
+    request = _body(_models().FeedbackRequest)
+    from inference_api import feedback
+
+    result = feedback.submit(settings(), clients(), STATE, user, request)
+    metrics.add_dimension(name="label", value=result["label"])
+    metrics.add_metric(name="Feedback", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name="FeedbackAgreed", unit=MetricUnit.Count, value=1 if result["agreed"] else 0
+    )
+    return result
+
+
+@app.get("/v1/review")
+@tracer.capture_method(capture_response=False)
+def review_queue() -> dict[str, Any]:
+    _user_id()
+    from inference_api import feedback
+
+    return feedback.list_pending(settings(), clients(), STATE, feedback.groups(_claims()))
+
+
+@app.post("/v1/review")
+@tracer.capture_method(capture_response=False)
+def review_item() -> dict[str, Any]:
+    user = _user_id()
+    request = _body(_models().ReviewRequest)
+    from inference_api import feedback
+
+    result = feedback.review(
+        settings(), clients(), STATE, user, feedback.groups(_claims()), request
+    )
+    metrics.add_metric(name=f"Review{request.action.title()}", unit=MetricUnit.Count, value=1)
+    return result
 
 
 def _error(error: ApiError) -> Response[Any]:

@@ -85,6 +85,44 @@ class FaceAnalyzeRequest(_Body):
     image: ImageRef
 
 
+class AnsweredLabel(_Body):
+    name: str = Field(min_length=1, max_length=255)
+    confidence: float = Field(ge=0, le=100, description="percent, as the labels answer gave it")
+
+
+class FeedbackRequest(_Body):
+    """What a person says of a labels answer: the photo really shows ``label``."""
+
+    s3_key: str = Field(
+        min_length=1,
+        max_length=S3_KEY_MAX_BYTES,
+        description="the upload the answer was for (POST /v1/uploads); yours only",
+    )
+    model_version: str = Field(
+        min_length=1, max_length=255, description="model_version of the labels answer"
+    )
+    answered: list[AnsweredLabel] = Field(
+        default_factory=list, max_length=50, description="the answer's labels, as given"
+    )
+    label: str = Field(
+        min_length=1,
+        max_length=255,
+        description="the right label: one of the project's labels, or a new one with new_label",
+    )
+    new_label: bool = Field(
+        default=False, description="label is a new label the project does not know yet"
+    )
+
+
+class ReviewRequest(_Body):
+    feedback_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    action: Literal["confirm", "correct", "discard"]
+    label: str | None = Field(
+        default=None, min_length=1, max_length=255, description="correct only: the right label"
+    )
+    new_label: bool = False
+
+
 # --- answers (documented in docs/openapi.json; tests validate real answers against them) ---
 
 
@@ -118,6 +156,39 @@ class Label(_Answer):
 class LabelsResponse(_Answer):
     model_version: str = Field(description="name of the project version that answered")
     labels: list[Label] = Field(description="highest confidence first")
+    review_requested: bool = Field(
+        description="the best label was under the stage's review threshold: the photo was "
+        "queued for a reviewer"
+    )
+
+
+class FeedbackResponse(_Answer):
+    feedback_id: str
+    status: Literal["pending"] = Field(description="a reviewer confirms it before training")
+    label: str
+    agreed: bool = Field(description="the label is the answer's best label")
+
+
+class ReviewItem(_Answer):
+    feedback_id: str
+    label: str | None = Field(description="suggested label; null when the model found none")
+    answered_label: str | None
+    answered_confidence: float | None = Field(description="percent")
+    model_version: str | None
+    origin: Literal["person", "low_confidence"]
+    created_at: str | None = Field(description="ISO 8601")
+    image_url: str = Field(description="presigned S3 GET of the photo, valid 300 seconds")
+
+
+class ReviewListResponse(_Answer):
+    known_labels: list[str] = Field(description="labels of the promoted model version")
+    items: list[ReviewItem] = Field(description="pending items, oldest first, at most 50")
+
+
+class ReviewResponse(_Answer):
+    feedback_id: str
+    status: Literal["confirmed", "discarded"]
+    label: str | None
 
 
 class SearchedFace(_Answer):
@@ -209,6 +280,17 @@ COMMON_ERRORS = (
     "upstream_unavailable",
 )
 MODEL_ERRORS = ("no_active_model", "model_starting", "model_not_running")
+LABEL_ERRORS = ("invalid_label", "unknown_label")
+UPLOAD_ERRORS = (
+    "forbidden_key",
+    "upload_not_found",
+    "image_too_large",
+    "unsupported_format",
+    "corrupt_image",
+    "image_too_small",
+    "image_dimensions",
+    "image_aspect_ratio",
+)
 
 
 @dataclass(frozen=True)
@@ -263,6 +345,35 @@ ROUTES = (
         None,
         ModelsResponse,
         COMMON_ERRORS,
+    ),
+    Route(
+        "POST",
+        "/v1/feedback",
+        "Say which label your upload really shows: it is copied into the training data, "
+        "pending review",
+        FeedbackRequest,
+        FeedbackResponse,
+        BODY_ERRORS + UPLOAD_ERRORS + LABEL_ERRORS + ("no_active_model",) + COMMON_ERRORS,
+    ),
+    Route(
+        "GET",
+        "/v1/review",
+        "Reviewers: the pending feedback, oldest first",
+        None,
+        ReviewListResponse,
+        ("not_reviewer", *COMMON_ERRORS),
+    ),
+    Route(
+        "POST",
+        "/v1/review",
+        "Reviewers: confirm, correct or discard one pending item; only confirmed items train",
+        ReviewRequest,
+        ReviewResponse,
+        BODY_ERRORS
+        + LABEL_ERRORS
+        + ("not_reviewer", "feedback_not_found", "already_reviewed", "label_required")
+        + ("no_active_model",)
+        + COMMON_ERRORS,
     ),
 )
 """The API's contract, written into ``docs/openapi.json`` by ``python -m tools.openapi``."""

@@ -87,6 +87,10 @@ class Settings:
     auto_start: bool
     min_inference_units: int
     upload_url_expiry_seconds: int
+    training_bucket: str = ""
+    feedback_table: str = ""
+    review_below_confidence: float = 0
+    """Percent: a labels answer whose best label is under it is queued for review (0: never)."""
 
 
 @dataclass
@@ -111,6 +115,10 @@ class State:
     pointer: tuple[float, str | None] | None = None
     usage_written: dict[str, float] = field(default_factory=dict)
     on_usage_write_failure: Callable[[ApiError], None] | None = None
+    known_labels: frozenset[str] = frozenset()
+    """Labels of the promoted version (the pointer item's ``labels``), read with the pointer."""
+    on_review_queue_failure: Callable[[ApiError], None] | None = None
+    """Told when a low-confidence answer could not be queued for review (the answer stands)."""
 
 
 def aws(clients: Clients, service: str, operation: str, **params: Any) -> Any:
@@ -233,10 +241,26 @@ def rekognition_image(
             raise ApiError(exc.status, exc.code, str(exc), "image.bytes") from None
         return {"Bytes": data}
     key = image.s3_key or ""
+    own_upload(settings, clients, user_id, key, limits, "image.s3_key")
+    return {"S3Object": {"Bucket": settings.uploads_bucket, "Name": key}}
+
+
+def own_upload(
+    settings: Settings,
+    clients: Clients,
+    user_id: str,
+    key: str,
+    limits: ImageLimits,
+    field_name: str,
+) -> int:
+    """Check that ``key`` is one of the caller's uploads, exists and fits ``limits``.
+
+    :returns: its size in bytes (HeadObject's ``ContentLength``).
+    :raises ApiError: 403 ``forbidden_key`` outside the caller's prefix, 404
+        ``upload_not_found``, 413 ``image_too_large`` over ``limits.max_s3_bytes``.
+    """
     if not key.startswith(user_prefix(user_id)) or ".." in key:
-        raise ApiError(
-            403, "forbidden_key", "image.s3_key is not one of your uploads", "image.s3_key"
-        )
+        raise ApiError(403, "forbidden_key", f"{field_name} is not one of your uploads", field_name)
     try:
         head = aws(clients, "s3", "head_object", Bucket=settings.uploads_bucket, Key=key)
     except ApiError as exc:
@@ -245,19 +269,20 @@ def rekognition_image(
                 404,
                 "upload_not_found",
                 "no upload with that key (it may have expired)",
-                "image.s3_key",
+                field_name,
                 cause=exc.cause,
             ) from None
         raise
-    if head["ContentLength"] > limits.max_s3_bytes:
+    size = int(head["ContentLength"])
+    if size > limits.max_s3_bytes:
         raise ApiError(
             413,
             "image_too_large",
-            f"upload is {head['ContentLength']} bytes; {limits.api} accepts at most "
+            f"upload is {size} bytes; {limits.api} accepts at most "
             f"{limits.max_s3_bytes} bytes from S3",
-            "image.s3_key",
+            field_name,
         )
-    return {"S3Object": {"Bucket": settings.uploads_bucket, "Name": key}}
+    return size
 
 
 def active_version(settings: Settings, clients: Clients, state: State) -> str:
@@ -276,6 +301,7 @@ def active_version(settings: Settings, clients: Clients, state: State) -> str:
             Key={"project_version_arn": {"S": ACTIVE_POINTER_KEY}},
         ).get("Item", {})
         state.pointer = (now, item.get("active_project_version_arn", {}).get("S"))
+        state.known_labels = frozenset(item.get("labels", {}).get("SS", []))
     arn = state.pointer[1]
     if arn is None:
         raise ApiError(
@@ -431,7 +457,11 @@ def detect_labels(
 ) -> dict[str, Any]:
     """DetectCustomLabels on the active version; labels sorted by confidence.
 
-    :returns: ``{"model_version": name, "labels": [{name, confidence, bounding_box}]}``.
+    An answer whose best label is under ``settings.review_below_confidence``
+    is queued for review (:func:`inference_api.feedback.queue_low_confidence`).
+
+    :returns: ``{"model_version": name, "labels": [{name, confidence, bounding_box}],
+        "review_requested": bool}``.
     """
     rekognition_input = rekognition_image(settings, clients, user_id, image, CUSTOM_LABELS)
     arn = active_version(settings, clients, state)
@@ -449,16 +479,22 @@ def detect_labels(
         raise
     _record_use(settings, clients, state, arn)
     labels = sorted(response.get("CustomLabels", []), key=lambda label: -label["Confidence"])
+    answer = [
+        {
+            "name": label["Name"],
+            "confidence": label["Confidence"],
+            "bounding_box": _box(label.get("Geometry", {}).get("BoundingBox")),
+        }
+        for label in labels
+    ]
+    from inference_api import feedback  # feedback imports this module
+
     return {
         "model_version": version_name(arn),
-        "labels": [
-            {
-                "name": label["Name"],
-                "confidence": label["Confidence"],
-                "bounding_box": _box(label.get("Geometry", {}).get("BoundingBox")),
-            }
-            for label in labels
-        ],
+        "labels": answer,
+        "review_requested": feedback.queue_low_confidence(
+            settings, clients, state, user_id, rekognition_input, arn, answer
+        ),
     }
 
 

@@ -1,196 +1,40 @@
-"""Build SageMaker Ground Truth classification manifests from a folder of images.
+"""The manifest builder of ``python -m tools.models manifest``.
 
-Rekognition Custom Labels reads training data through a manifest: one JSON
-line per image, in the Ground Truth classification job output format
-(https://docs.aws.amazon.com/rekognition/latest/customlabels-dg/md-create-manifest-file-classification.html)::
-
-    {"source-ref": "s3://bucket/prefix/with_qr/001.png",
-     "imgrec-classification": 0,
-     "imgrec-classification-metadata": {"confidence": 1, "class-name": "with_qr",
-        "human-annotated": "yes", "creation-date": "...",
-        "job-name": "labeling-job/imgrec-classification",
-        "type": "groundtruth/image-classification"}}
-
-Layouts accepted (DESIGN.md): plain ``<label>/<image>``, and numbered
-Caltech-256 style ``001.ISBN479804573X/001_0001.jpg`` where the label is what
-follows the first dot. Deeper folders take the top folder's label. Images at
-the root have no label: they are reported, never dropped silently.
+The code lives in ``lambda/retraining/manifest.py``, so that the retraining
+workflow's Lambda builds manifests with the same code; this module is its
+command-line name.
 """
 
-from __future__ import annotations
-
-import json
-import random
-import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import Any
-
-from imaging import MB, ImageError, ImageLimits, check_image
-
-TRAINING_LIMITS = ImageLimits(
-    "Custom Labels training", 15 * MB, 15 * MB, min_side=64, max_side=4096, max_aspect_ratio=20
+from retraining.manifest import (
+    ATTRIBUTE,
+    DEFAULT_CREATION_DATE,
+    IMAGE_SUFFIXES,
+    TRAINING_LIMITS,
+    Labelled,
+    ManifestError,
+    ManifestResult,
+    Skipped,
+    collect,
+    label_for,
+    manifest_lines,
+    scan_local,
+    scan_s3,
+    split,
 )
-"""Training images: JPEG or PNG, up to 15 MB, 64-4096 px per side
-(https://docs.aws.amazon.com/rekognition/latest/customlabels-dg/limits.html)."""
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
-ATTRIBUTE = "imgrec-classification"
-DEFAULT_CREATION_DATE = "2026-01-01T00:00:00.000"
-NUMBERED_FOLDER = re.compile(r"^\d+\.(?P<label>.+)$")
-
-
-class ManifestError(ValueError):
-    """The folder cannot make a manifest (e.g. fewer than two labels); the message says why."""
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A file left out of the manifest, and why."""
-
-    path: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Labelled:
-    """An image that goes into the manifest."""
-
-    path: str
-    label: str
-
-
-@dataclass(frozen=True)
-class ManifestResult:
-    """What a folder yielded: labelled images (sorted by path), skipped files, labels."""
-
-    images: list[Labelled]
-    skipped: list[Skipped]
-    labels: list[str]
-
-
-def label_for(relative_path: str) -> str | None:
-    """The label of an image from its path relative to the root, or None at the root."""
-    parts = PurePosixPath(relative_path).parts
-    if len(parts) < 2:
-        return None
-    folder = parts[0]
-    numbered = NUMBERED_FOLDER.match(folder)
-    return numbered.group("label") if numbered else folder
-
-
-def collect(paths: Iterable[str], read: Callable[[str], bytes]) -> ManifestResult:
-    """Label and check every image path (relative, ``/``-separated).
-
-    :param read: returns a file's bytes (local disk or S3).
-    :raises ManifestError: when fewer than two labels have a usable image.
-    """
-    images: list[Labelled] = []
-    skipped: list[Skipped] = []
-    for path in sorted(paths):
-        if PurePosixPath(path).suffix.lower() not in IMAGE_SUFFIXES:
-            if not PurePosixPath(path).name.startswith("."):
-                skipped.append(Skipped(path, "not a .jpg, .jpeg or .png file"))
-            continue
-        label = label_for(path)
-        if label is None:
-            skipped.append(Skipped(path, "image at the root has no label folder"))
-            continue
-        try:
-            check_image(read(path), TRAINING_LIMITS)
-        except ImageError as exc:
-            skipped.append(Skipped(path, str(exc)))
-            continue
-        images.append(Labelled(path, label))
-    labels = sorted({image.label for image in images})
-    if len(labels) < 2:
-        found = ", ".join(labels) or "none"
-        raise ManifestError(
-            f"Custom Labels needs at least 2 labels with usable images; found {len(labels)} "
-            f"({found}). Put images in one folder per label, e.g. with_qr/ and without_qr/."
-        )
-    return ManifestResult(images, skipped, labels)
-
-
-def scan_local(root: Path) -> tuple[list[str], Callable[[str], bytes]]:
-    """Every file under ``root`` (relative POSIX paths) and a reader for them."""
-    if not root.is_dir():
-        raise ManifestError(f"{root} is not a folder")
-    paths = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
-    return paths, lambda relative: (root / relative).read_bytes()
-
-
-def scan_s3(s3: Any, url: str) -> tuple[list[str], Callable[[str], bytes]]:
-    """Every object under ``s3://bucket/prefix`` (paths relative to the prefix) and a reader."""
-    bucket, _, prefix = url.removeprefix("s3://").partition("/")
-    prefix = prefix.rstrip("/") + "/" if prefix else ""
-    paths = [
-        item["Key"][len(prefix) :]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for item in page.get("Contents", [])
-        if not item["Key"].endswith("/")
-    ]
-    if not paths:
-        raise ManifestError(f"{url} holds no objects")
-
-    def read(relative: str) -> bytes:
-        body: bytes = s3.get_object(Bucket=bucket, Key=prefix + relative)["Body"].read()
-        return body
-
-    return paths, read
-
-
-def manifest_lines(
-    images: Iterable[Labelled], labels: list[str], s3_prefix: str, creation_date: str
-) -> list[str]:
-    """One JSON line per image; ``source-ref`` is ``s3_prefix`` + the relative path."""
-    prefix = s3_prefix.rstrip("/") + "/"
-    index = {label: i for i, label in enumerate(labels)}
-    return [
-        json.dumps(
-            {
-                "source-ref": prefix + image.path,
-                ATTRIBUTE: index[image.label],
-                f"{ATTRIBUTE}-metadata": {
-                    "confidence": 1,
-                    "job-name": f"labeling-job/{ATTRIBUTE}",
-                    "class-name": image.label,
-                    "human-annotated": "yes",
-                    "creation-date": creation_date,
-                    "type": "groundtruth/image-classification",
-                },
-            },
-            ensure_ascii=False,
-            sort_keys=True,
-        )
-        for image in images
-    ]
-
-
-def split(
-    images: list[Labelled], test_fraction: float, seed: int
-) -> tuple[list[Labelled], list[Labelled]]:
-    """Per label, a seeded ``test_fraction`` of images goes to the test set (at least one each).
-
-    :raises ManifestError: when a label has too few images to give one to each set.
-    """
-    if not 0 < test_fraction < 1:
-        raise ManifestError(
-            f"--test-split must be between 0 and 1 (exclusive), got {test_fraction}"
-        )
-    rng = random.Random(seed)  # noqa: S311  (sampling, not security)
-    train: list[Labelled] = []
-    test: list[Labelled] = []
-    by_label: dict[str, list[Labelled]] = {}
-    for image in images:
-        by_label.setdefault(image.label, []).append(image)
-    for label, members in sorted(by_label.items()):
-        if len(members) < 2:
-            raise ManifestError(f"label {label!r} has 1 image; a train/test split needs at least 2")
-        shuffled = members[:]
-        rng.shuffle(shuffled)
-        count = min(len(members) - 1, max(1, round(len(members) * test_fraction)))
-        test.extend(shuffled[:count])
-        train.extend(shuffled[count:])
-    return sorted(train, key=lambda i: i.path), sorted(test, key=lambda i: i.path)
+__all__ = [
+    "ATTRIBUTE",
+    "DEFAULT_CREATION_DATE",
+    "IMAGE_SUFFIXES",
+    "TRAINING_LIMITS",
+    "Labelled",
+    "ManifestError",
+    "ManifestResult",
+    "Skipped",
+    "collect",
+    "label_for",
+    "manifest_lines",
+    "scan_local",
+    "scan_s3",
+    "split",
+]

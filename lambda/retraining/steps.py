@@ -1,0 +1,553 @@
+"""The retraining workflow's steps: plain functions over injected boto3 clients.
+
+The Step Functions state machine (``stacks/retraining.py``) calls one Lambda
+per step (``retraining.handler``); each step's input is the execution's state
+and its answer is merged under a key of its own. Steps, in order:
+
+1. :func:`preflight`: refuses (:class:`WorkflowAlreadyRunningError`,
+   :class:`TrainingAlreadyRunningError`) when another execution or a training of
+   the project is running; counts confirmed feedback not yet in a model and
+   says whether to train (at least ``min_confirmed_items``, or ``force``).
+2. :func:`prepare_data`: the base images (``dataset_prefix``, one folder per
+   label) plus every confirmed feedback item become train and test
+   manifests, built by :mod:`retraining.manifest` (the code of
+   ``tools.models manifest``), written under ``manifests/retraining/<run>/``;
+   the project's datasets are replaced by datasets made from them.
+3. :func:`start_training`: once both datasets are built, creates the
+   project version ``retrain-<run>`` (idempotent: a retry finds it) and marks
+   the feedback items it used (``trained_in``).
+4. :func:`training_status`: the version's status (polled by the workflow).
+5. :func:`evaluate`: per-label F1 of the new version and of the active
+   one, from their evaluation summaries; promote only when the new F1 is at
+   least ``min_f1`` and at most ``max_f1_drop`` below the active one's.
+6. :func:`promote`: writes the stage's model pointer, unless someone
+   promoted another version meanwhile (:class:`PointerChangedError`).
+
+Errors the workflow retries are raised as :class:`RetryableError`
+(throttling, AWS 5xx, timeouts: the same classes as the API's mapping);
+anything else fails the step, and the workflow notifies the SNS topic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+from cost_guard.table import ACTIVE_POINTER_KEY
+
+from retraining import manifest
+
+FEEDBACK_BY_STATUS_INDEX = "by-status"
+MANIFEST_PREFIX = "manifests/retraining/"
+OUTPUT_PREFIX = "rekognition-output/"
+"""Where Rekognition writes training output (the training bucket policy allows only it)."""
+VERSION_PREFIX = "retrain-"
+HEADER_BYTES = 256 * 1024
+THROTTLING = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "TooManyRequestsException",
+        "LimitExceededException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "InternalError",
+    }
+)
+TRANSIENT = (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError, ConnectionClosedError)
+
+
+class RetryableError(Exception):
+    """AWS throttled, failed on its side or did not answer: the workflow retries the step."""
+
+
+class WorkflowAlreadyRunningError(Exception):
+    """Another execution of the retraining workflow is running."""
+
+
+class TrainingAlreadyRunningError(Exception):
+    """A version of the project is training already (one training at a time)."""
+
+
+class DatasetFailedError(Exception):
+    """Rekognition could not build a dataset from the manifest."""
+
+
+class EvaluationMissingError(Exception):
+    """The trained version has no evaluation result to compare."""
+
+
+class PointerChangedError(Exception):
+    """The active version changed while the new one was evaluated: nothing promoted."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The workflow's configuration (from the Lambda environment)."""
+
+    project_arn: str
+    training_bucket: str
+    feedback_table: str
+    model_usage_table: str
+    state_machine_arn: str
+    dataset_prefix: str
+    min_confirmed_items: int
+    test_fraction: float
+    max_f1_drop: float
+    min_f1: float
+
+    @property
+    def project_name(self) -> str:
+        return self.project_arn.split(":project/")[1].split("/")[0]
+
+
+def call(client: Any, operation: str, **params: Any) -> Any:
+    """``client.<operation>(**params)``; transient failures become :class:`RetryableError`."""
+    try:
+        return getattr(client, operation)(**params)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        http = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in THROTTLING or http == 429 or http >= 500:
+            raise RetryableError(f"{operation}: {code} (HTTP {http})") from exc
+        raise
+    except TRANSIENT as exc:
+        raise RetryableError(f"{operation}: {type(exc).__name__}") from exc
+    except BotoCoreError:
+        raise
+
+
+def _pages(
+    client: Any, operation: str, token: str, next_param: str, **params: Any
+) -> Iterator[Any]:
+    while True:
+        page = call(client, operation, **params)
+        yield page
+        marker = page.get(token)
+        if not marker:
+            return
+        params[next_param] = marker
+
+
+def _versions(rekognition: Any, settings: Settings, **extra: Any) -> list[dict[str, Any]]:
+    return [
+        version
+        for page in _pages(
+            rekognition,
+            "describe_project_versions",
+            "NextToken",
+            "NextToken",
+            ProjectArn=settings.project_arn,
+            **extra,
+        )
+        for version in page.get("ProjectVersionDescriptions", [])
+    ]
+
+
+def _confirmed(
+    dynamodb: Any,
+    settings: Settings,
+    condition: str,
+    values: dict[str, Any] | None = None,
+    projection: str | None = None,
+) -> list[dict[str, Any]]:
+    """Confirmed feedback items (every page of the status index) that meet ``condition``."""
+    params: dict[str, Any] = {
+        "TableName": settings.feedback_table,
+        "IndexName": FEEDBACK_BY_STATUS_INDEX,
+        "KeyConditionExpression": "#status = :confirmed",
+        "FilterExpression": condition,
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": {":confirmed": {"S": "confirmed"}, **(values or {})},
+    }
+    if projection:
+        params["ProjectionExpression"] = projection
+    return [
+        item
+        for page in _pages(dynamodb, "query", "LastEvaluatedKey", "ExclusiveStartKey", **params)
+        for item in page.get("Items", [])
+    ]
+
+
+# --- 1. preflight -----------------------------------------------------------------
+
+
+def preflight(
+    sfn: Any, rekognition: Any, dynamodb: Any, settings: Settings, event: dict[str, Any]
+) -> dict[str, Any]:
+    """Refuse to run twice or beside a training; count the confirmed feedback waiting.
+
+    :param event: ``{"execution_id": ARN of this execution, "input": the execution's
+        input, where ``"force": true`` trains whatever the count}``.
+    :returns: ``{"train": bool, "waiting": int, "min_confirmed_items": int}``.
+    :raises WorkflowAlreadyRunningError: another execution is RUNNING.
+    :raises TrainingAlreadyRunningError: a version is TRAINING_IN_PROGRESS.
+    """
+    running = [
+        execution["executionArn"]
+        for page in _pages(
+            sfn,
+            "list_executions",
+            "nextToken",
+            "nextToken",
+            stateMachineArn=settings.state_machine_arn,
+            statusFilter="RUNNING",
+        )
+        for execution in page.get("executions", [])
+        if execution["executionArn"] != event.get("execution_id")
+    ]
+    if running:
+        raise WorkflowAlreadyRunningError(f"execution {running[0]} is running; one at a time")
+    training = [
+        v["ProjectVersionArn"]
+        for v in _versions(rekognition, settings)
+        if v["Status"] == "TRAINING_IN_PROGRESS"
+    ]
+    if training:
+        raise TrainingAlreadyRunningError(
+            f"{training[0].split('/version/')[-1].split('/')[0]} is training; "
+            "one training at a time (retry when it ends)"
+        )
+    waiting = len(_confirmed(dynamodb, settings, "attribute_not_exists(trained_in)"))
+    given = event.get("input")
+    force = isinstance(given, dict) and given.get("force") is True
+    return {
+        "train": force or waiting >= settings.min_confirmed_items,
+        "waiting": waiting,
+        "min_confirmed_items": settings.min_confirmed_items,
+    }
+
+
+# --- 2. manifests and datasets ----------------------------------------------------------
+
+
+def prepare_data(
+    s3: Any,
+    rekognition: Any,
+    dynamodb: Any,
+    settings: Settings,
+    run: str,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> dict[str, Any]:
+    """Build train/test manifests from the base images and confirmed feedback; replace the
+    project's datasets with them.
+
+    :param run: a name for this run (the execution's name): manifests go under
+        ``manifests/retraining/<run>/``, the version is ``retrain-<run>``.
+    :returns: ``{"run", "cutoff" (ISO 8601: feedback reviewed up to then is in),
+        "datasets": [train ARN, test ARN], "images", "feedback", "skipped", "labels"}``.
+    :raises retraining.manifest.ManifestError: fewer than two labels, or a label
+        with a single image.
+    """
+    cutoff = now().isoformat(timespec="seconds")
+    base = settings.dataset_prefix.rstrip("/") + "/"
+    sizes: dict[str, int] = {}
+    for page in _pages(
+        s3,
+        "list_objects_v2",
+        "NextContinuationToken",
+        "ContinuationToken",
+        Bucket=settings.training_bucket,
+        Prefix=base,
+    ):
+        for obj in page.get("Contents", []):
+            if not obj["Key"].endswith("/"):
+                sizes[obj["Key"]] = int(obj["Size"])
+    labels: dict[str, str | None] = {key: manifest.label_for(key[len(base) :]) for key in sizes}
+    feedback = 0
+    for item in _confirmed(
+        dynamodb, settings, "reviewed_at <= :cutoff", {":cutoff": {"S": cutoff}}
+    ):
+        key = item["training_key"]["S"]
+        labels[key] = item["label"]["S"]
+        sizes.setdefault(key, 0)
+        feedback += 1
+    too_big = {k for k, size in sizes.items() if size > manifest.TRAINING_LIMITS.max_s3_bytes}
+
+    def read(key: str) -> bytes:
+        body = call(
+            s3,
+            "get_object",
+            Bucket=settings.training_bucket,
+            Key=key,
+            Range=f"bytes=0-{HEADER_BYTES - 1}",
+        )["Body"]
+        data: bytes = body.read()
+        return data
+
+    result = manifest.collect(
+        [k for k in sizes if k not in too_big], read, label=lambda key: labels.get(key)
+    )
+    train, test = manifest.split(result.images, settings.test_fraction, seed=42)
+    bucket_url = f"s3://{settings.training_bucket}/"
+    datasets = []
+    created = now().strftime("%Y-%m-%dT%H:%M:%S.000")
+    project = call(rekognition, "describe_projects", ProjectNames=[settings.project_name])
+    for description in project.get("ProjectDescriptions", []):
+        for dataset in description.get("Datasets", []):
+            call(rekognition, "delete_dataset", DatasetArn=dataset["DatasetArn"])
+    for kind, images in (("TRAIN", train), ("TEST", test)):
+        key = f"{MANIFEST_PREFIX}{run}/{kind.lower()}.manifest"
+        lines = manifest.manifest_lines(images, result.labels, bucket_url, created)
+        call(
+            s3,
+            "put_object",
+            Bucket=settings.training_bucket,
+            Key=key,
+            Body="\n".join(lines).encode() + b"\n",
+            ContentType="application/x-ndjson",
+        )
+        datasets.append(
+            call(
+                rekognition,
+                "create_dataset",
+                ProjectArn=settings.project_arn,
+                DatasetType=kind,
+                DatasetSource={
+                    "GroundTruthManifest": {
+                        "S3Object": {"Bucket": settings.training_bucket, "Name": key}
+                    }
+                },
+            )["DatasetArn"]
+        )
+    return {
+        "run": run,
+        "cutoff": cutoff,
+        "datasets": datasets,
+        "images": len(result.images),
+        "feedback": feedback,
+        "skipped": len(result.skipped) + len(too_big),
+        "labels": result.labels,
+    }
+
+
+# --- 3. training ------------------------------------------------------------------------
+
+
+def start_training(
+    rekognition: Any, dynamodb: Any, settings: Settings, prepared: dict[str, Any]
+) -> dict[str, Any]:
+    """Create the project version once both datasets are built.
+
+    :param prepared: :func:`prepare_data`'s answer.
+    :returns: ``{"ready": False}`` while a dataset is being built, else
+        ``{"ready": True, "version_arn", "version_name"}``.
+    :raises DatasetFailedError: a dataset's status is ``*_FAILED``.
+    """
+    for arn in prepared["datasets"]:
+        description = call(rekognition, "describe_dataset", DatasetArn=arn)["DatasetDescription"]
+        status = description["Status"]
+        if status.endswith("FAILED"):
+            raise DatasetFailedError(
+                f"dataset {arn.split('/dataset/')[-1]} is {status}: "
+                f"{description.get('StatusMessage', 'no message')}"
+            )
+        if status not in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}:
+            return {"ready": False}
+    name = f"{VERSION_PREFIX}{prepared['run']}"[:255]
+    existing = _versions(rekognition, settings, VersionNames=[name])
+    if existing:
+        arn = existing[0]["ProjectVersionArn"]
+    else:
+        arn = call(
+            rekognition,
+            "create_project_version",
+            ProjectArn=settings.project_arn,
+            VersionName=name,
+            OutputConfig={"S3Bucket": settings.training_bucket, "S3KeyPrefix": OUTPUT_PREFIX},
+        )["ProjectVersionArn"]
+    for item in _confirmed(
+        dynamodb,
+        settings,
+        "attribute_not_exists(trained_in) AND reviewed_at <= :cutoff",
+        {":cutoff": {"S": prepared["cutoff"]}},
+        projection="feedback_id",
+    ):
+        call(
+            dynamodb,
+            "update_item",
+            TableName=settings.feedback_table,
+            Key={"feedback_id": item["feedback_id"]},
+            UpdateExpression="SET trained_in = :version",
+            ExpressionAttributeValues={":version": {"S": name}},
+        )
+    return {"ready": True, "version_arn": arn, "version_name": name}
+
+
+def training_status(rekognition: Any, settings: Settings, version_name: str) -> dict[str, Any]:
+    """``{"status": Rekognition's status, "message": its status message}``."""
+    versions = _versions(rekognition, settings, VersionNames=[version_name])
+    if not versions:
+        return {"status": "MISSING", "message": f"no version {version_name} in the project"}
+    return {"status": versions[0]["Status"], "message": versions[0].get("StatusMessage", "")}
+
+
+# --- 5. evaluation and promotion --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabelScore:
+    label: str
+    precision: float
+    recall: float
+    f1: float
+    threshold: float
+    test_images: int
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    version_arn: str
+    f1: float
+    labels: list[LabelScore]
+
+
+def read_evaluation(s3: Any, description: dict[str, Any]) -> Evaluation | None:
+    """Per-label scores of a version from its evaluation summary in S3; None before training ends.
+
+    Summary format: https://docs.aws.amazon.com/rekognition/latest/customlabels-dg/im-summary-file-api.html
+    """
+    result = description.get("EvaluationResult")
+    if not result:
+        return None
+    location = result["Summary"]["S3Object"]
+    body = call(s3, "get_object", Bucket=location["Bucket"], Key=location["Name"])["Body"]
+    summary = json.loads(body.read())
+    labels = [
+        LabelScore(
+            label=item["Label"],
+            precision=float(item["Metrics"]["Precision"]),
+            recall=float(item["Metrics"]["Recall"]),
+            f1=float(item["Metrics"]["F1Score"]),
+            threshold=float(item["Metrics"]["Threshold"]),
+            test_images=int(item.get("NumberOfTestingImages", 0)),
+        )
+        for item in summary.get("LabelEvaluationResults", [])
+    ]
+    overall = summary.get("AggregatedEvaluationResults", {}).get("F1Score", result.get("F1Score"))
+    return Evaluation(
+        description["ProjectVersionArn"], float(overall), sorted(labels, key=lambda x: x.label)
+    )
+
+
+def _name(arn: str) -> str:
+    return arn.split("/version/")[-1].split("/")[0]
+
+
+def report(new: Evaluation, active: Evaluation | None) -> str:
+    """A plain-text per-label table (for the notification e-mail)."""
+    rows = [f"{'label':<24} {'new F1':>7} {'active F1':>9} {'change':>7} {'test images':>11}"]
+    old = {score.label: score for score in (active.labels if active else [])}
+    for score in new.labels:
+        before = old.get(score.label)
+        change = f"{score.f1 - before.f1:+.3f}" if before else "new"
+        rows.append(
+            f"{score.label:<24} {score.f1:>7.3f} "
+            f"{(f'{before.f1:.3f}' if before else '-'):>9} {change:>7} {score.test_images:>11}"
+        )
+    active_f1 = f"{active.f1:.3f}" if active else "-"
+    rows.append(f"{'overall':<24} {new.f1:>7.3f} {active_f1:>9}")
+    return "\n".join(rows)
+
+
+def evaluate(
+    rekognition: Any, s3: Any, dynamodb: Any, settings: Settings, version_name: str
+) -> dict[str, Any]:
+    """Compare the new version with the active one, label by label.
+
+    :returns: ``{"promote": bool, "reason", "new_f1", "active_f1" (or None),
+        "active_version_arn" (or None), "labels": [names], "report": text table}``.
+    """
+    [new_description] = _versions(rekognition, settings, VersionNames=[version_name]) or [{}]
+    new = read_evaluation(s3, new_description) if new_description else None
+    if new is None:
+        raise EvaluationMissingError(f"version {version_name} has no evaluation summary")
+    pointer = call(
+        dynamodb,
+        "get_item",
+        TableName=settings.model_usage_table,
+        Key={"project_version_arn": {"S": ACTIVE_POINTER_KEY}},
+    ).get("Item", {})
+    active_arn = pointer.get("active_project_version_arn", {}).get("S")
+    active = None
+    if active_arn:
+        described = _versions(rekognition, settings, VersionNames=[_name(active_arn)])
+        active = read_evaluation(s3, described[0]) if described else None
+    if new.f1 < settings.min_f1:
+        promote, reason = False, f"F1 {new.f1:.3f} is under min_f1 {settings.min_f1}"
+    elif active is not None and new.f1 < active.f1 - settings.max_f1_drop:
+        promote = False
+        reason = (
+            f"F1 {new.f1:.3f} is more than {settings.max_f1_drop} below the active "
+            f"version's {active.f1:.3f}"
+        )
+    else:
+        promote = True
+        reason = (
+            f"F1 {new.f1:.3f} against the active version's {active.f1:.3f}"
+            if active
+            else f"F1 {new.f1:.3f}; no version was active"
+        )
+    return {
+        "promote": promote,
+        "reason": reason,
+        "new_f1": new.f1,
+        "active_f1": active.f1 if active else None,
+        "active_version_arn": active_arn,
+        "labels": [score.label for score in new.labels],
+        "report": report(new, active),
+    }
+
+
+def promote(
+    dynamodb: Any,
+    settings: Settings,
+    version_arn: str,
+    evaluation: dict[str, Any],
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> dict[str, Any]:
+    """Point the stage at ``version_arn`` (the item ``tools.models promote`` writes).
+
+    :raises PointerChangedError: the active version is no longer the one evaluated against.
+    """
+    item: dict[str, Any] = {
+        "project_version_arn": {"S": ACTIVE_POINTER_KEY},
+        "active_project_version_arn": {"S": version_arn},
+        "promoted_at": {"S": now().isoformat(timespec="seconds")},
+        "promoted_by": {"S": "retraining workflow"},
+        "forced": {"BOOL": False},
+        "f1": {"N": f"{evaluation['new_f1']:.4f}"},
+    }
+    if evaluation["labels"]:
+        item["labels"] = {"SS": list(evaluation["labels"])}
+    before = evaluation.get("active_version_arn")
+    params: dict[str, Any] = (
+        {
+            "ConditionExpression": "active_project_version_arn = :before",
+            "ExpressionAttributeValues": {":before": {"S": before}},
+        }
+        if before
+        else {"ConditionExpression": "attribute_not_exists(active_project_version_arn)"}
+    )
+    try:
+        call(dynamodb, "put_item", TableName=settings.model_usage_table, Item=item, **params)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            raise PointerChangedError(
+                "another version was promoted while this one was evaluated; not promoted"
+            ) from None
+        raise
+    return {"promoted": version_arn, "version_name": _name(version_arn)}
