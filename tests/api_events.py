@@ -22,11 +22,18 @@ def rest_event(
     user: str | None = USER,
     content_type: str | None = "application/json",
     raw_body: str | None = None,
+    groups: str | None = None,
 ) -> dict[str, Any]:
+    """``groups``: the ``cognito:groups`` claim as API Gateway REST passes it (a string:
+    ``"reviewers"``, or ``"[a reviewers]"`` for several)."""
     headers = {"Host": "abc123.execute-api.ap-northeast-1.amazonaws.com"}
     if content_type:
         headers["Content-Type"] = content_type
-    claims = {"sub": user, "email": "someone@example.com", "token_use": "id"} if user else None
+    claims: dict[str, str] | None = (
+        {"sub": user, "email": "someone@example.com", "token_use": "id"} if user else None
+    )
+    if claims is not None and groups is not None:
+        claims["cognito:groups"] = groups
     return {
         "resource": path,
         "path": path,

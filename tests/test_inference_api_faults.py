@@ -181,7 +181,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     monkeypatch.setattr(handler, "settings", lambda: SETTINGS)
     monkeypatch.setattr(handler, "clients", lambda: clients)
     monkeypatch.setattr(
-        handler, "STATE", service.State(on_usage_write_failure=handler.usage_write_failed)
+        handler,
+        "STATE",
+        service.State(
+            on_usage_write_failure=handler.usage_write_failed,
+            on_review_queue_failure=handler.review_queue_failed,
+        ),
     )
     stubbers = [Stubber(clients.rekognition), Stubber(clients.s3), Stubber(clients.dynamodb)]
     for stubber in stubbers:

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
+from cost_guard.table import ACTIVE_POINTER_KEY
 from moto import mock_aws
 
 from tests.api_events import image_bytes
@@ -264,6 +265,12 @@ def test_promote_writes_the_model_pointer(aws: Aws) -> None:
 
     assert arn == version_arn("v1")
     assert lifecycle.active_version(aws.dynamodb, RESOURCES) == arn
+    pointer = aws.dynamodb.get_item(
+        TableName=RESOURCES.model_usage_table,
+        Key={"project_version_arn": {"S": ACTIVE_POINTER_KEY}},
+    )["Item"]
+    # The labels the feedback route accepts, from the version's evaluation.
+    assert sorted(pointer["labels"]["SS"]) == ["with_qr", "without_qr"]
 
 
 def test_promote_refuses_below_the_gate_unless_forced(aws: Aws) -> None:

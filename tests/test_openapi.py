@@ -27,7 +27,19 @@ def test_openapi_lists_every_route_with_its_body_schema() -> None:
         "/v1/faces/search",
         "/v1/faces/analyze",
         "/v1/models",
+        "/v1/feedback",
+        "/v1/review",
     }
+    assert set(document["paths"]["/v1/review"]) == {"get", "post"}
+    feedback = document["paths"]["/v1/feedback"]["post"]
+    assert feedback["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/FeedbackRequest"
+    )
+    assert "unknown_label" in feedback["responses"]["400"]["description"]
+    assert "forbidden_key" in feedback["responses"]["403"]["description"]
+    assert (
+        "not_reviewer" in document["paths"]["/v1/review"]["get"]["responses"]["403"]["description"]
+    )
     labels = document["paths"]["/v1/labels"]["post"]["requestBody"]["content"]["application/json"]
     assert labels["schema"]["$ref"].endswith("/LabelsRequest")
     min_confidence = document["components"]["schemas"]["LabelsRequest"]["properties"][

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,6 +17,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from cost_guard.usage_store import ACTIVE_POINTER_KEY
+from retraining.steps import Evaluation as Evaluation  # re-exported (tools.models)
+from retraining.steps import LabelScore as LabelScore  # re-exported: tools.models prints them
+from retraining.steps import read_evaluation
 
 OUTPUT_PREFIX = (
     "rekognition-output/"  # the prefix the training bucket policy lets Rekognition write
@@ -192,54 +194,20 @@ def find_version(rekognition: Any, resources: StageResources, version: str) -> d
     raise ToolError(f"project {resources.project_name} has no version {version!r}; see 'status'")
 
 
-@dataclass(frozen=True)
-class LabelScore:
-    label: str
-    precision: float
-    recall: float
-    f1: float
-    threshold: float
-    test_images: int
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    version_arn: str
-    f1: float
-    labels: list[LabelScore]
-
-
 def evaluate(rekognition: Any, s3: Any, resources: StageResources, version: str) -> Evaluation:
-    """Per-label precision, recall, F1 and assumed threshold from the evaluation summary in S3.
+    """Per-label precision, recall, F1 and assumed threshold from the evaluation summary in S3
+    (read by :func:`retraining.steps.read_evaluation`, the retraining workflow's code).
 
     Summary format: https://docs.aws.amazon.com/rekognition/latest/customlabels-dg/im-summary-file-api.html
     """
     description = find_version(rekognition, resources, version)
-    result = description.get("EvaluationResult")
-    if not result:
+    evaluation = read_evaluation(s3, description)
+    if evaluation is None:
         raise ToolError(
             f"version {version} has no evaluation yet (status {description['Status']}); "
             "wait for TRAINING_COMPLETED"
         )
-    location = result["Summary"]["S3Object"]
-    summary = json.loads(
-        s3.get_object(Bucket=location["Bucket"], Key=location["Name"])["Body"].read()
-    )
-    labels = [
-        LabelScore(
-            label=item["Label"],
-            precision=float(item["Metrics"]["Precision"]),
-            recall=float(item["Metrics"]["Recall"]),
-            f1=float(item["Metrics"]["F1Score"]),
-            threshold=float(item["Metrics"]["Threshold"]),
-            test_images=int(item.get("NumberOfTestingImages", 0)),
-        )
-        for item in summary.get("LabelEvaluationResults", [])
-    ]
-    overall = summary.get("AggregatedEvaluationResults", {}).get("F1Score", result.get("F1Score"))
-    return Evaluation(
-        description["ProjectVersionArn"], float(overall), sorted(labels, key=lambda x: x.label)
-    )
+    return evaluation
 
 
 def promote(
@@ -266,7 +234,8 @@ def promote(
         "STOPPED",
         "STOPPING",
     }
-    f1 = evaluate(rekognition, s3, resources, version).f1 if usable else None
+    evaluation = evaluate(rekognition, s3, resources, version) if usable else None
+    f1 = evaluation.f1 if evaluation else None
     if not force:
         if not usable:
             raise ToolError(
@@ -286,6 +255,9 @@ def promote(
     }
     if f1 is not None:
         item["f1"] = {"N": f"{f1:.4f}"}
+    if evaluation and evaluation.labels:
+        # The labels the feedback route accepts without new_label (inference_api.feedback).
+        item["labels"] = {"SS": sorted({score.label for score in evaluation.labels})}
     dynamodb.put_item(TableName=resources.model_usage_table, Item=item)
     return arn
 
