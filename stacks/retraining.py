@@ -58,8 +58,10 @@ from stacks.tables import FEEDBACK_BY_STATUS_INDEX
 MANIFEST_PREFIX = "manifests/retraining/"
 DATASETS_PREFIX = "datasets/"
 FEEDBACK_PREFIX = "feedback/"
-RETRYABLE = ["RetryableError"]
-"""Error names (exception classes of ``retraining.steps``) the workflow retries."""
+RETRYABLE = ["RetryableError", "Lambda.TooManyRequestsException"]
+"""Errors the workflow retries besides Lambda's service errors: the steps' transient AWS
+failures (``retraining.steps.RetryableError``) and Lambda throttling the invocation
+(https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html)."""
 STEPS: dict[str, tuple[str, int, int]] = {
     # id: (handler, memory MB, timeout s)
     "Preflight": ("retraining.handler.preflight", 256, 60),
@@ -199,6 +201,7 @@ class Retraining(Construct):
         task = tasks.LambdaInvoke(
             self,
             f"{step}Task",
+            state_name=step,
             lambda_function=self.functions[step],
             payload=sfn.TaskInput.from_json_path_at(payload)
             if isinstance(payload, str)
@@ -216,22 +219,33 @@ class Retraining(Construct):
         )
         return task
 
+    def _publish(
+        self, construct_id: str, topic: sns.ITopic, subject: str, message: dict[str, object]
+    ) -> tasks.SnsPublish:
+        """An SNS notification task; SNS throttling or a brief outage is retried."""
+        task = tasks.SnsPublish(
+            self,
+            construct_id,
+            topic=topic,
+            subject=subject,
+            message=sfn.TaskInput.from_object(message),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        task.add_retry(interval=Duration.seconds(5), max_attempts=3, backoff_rate=2)
+        return task
+
     def _definition(self, topic: sns.ITopic, settings: RetrainingSettings) -> sfn.IChainable:
         failed = sfn.Fail(self, "Failed", comment="a step failed; the topic was told why")
-        notify_failure = tasks.SnsPublish(
-            self,
+        notify_failure = self._publish(
             "NotifyFailure",
-            topic=topic,
-            subject="Retraining failed",
-            message=sfn.TaskInput.from_object(
-                {
-                    "what": "The retraining workflow stopped at a failed step",
-                    "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
-                    "error": sfn.JsonPath.string_at("$.failure.Error"),
-                    "cause": sfn.JsonPath.string_at("$.failure.Cause"),
-                }
-            ),
-            result_path=sfn.JsonPath.DISCARD,
+            topic,
+            "Retraining failed",
+            {
+                "what": "The retraining workflow stopped at a failed step",
+                "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
+                "error": sfn.JsonPath.string_at("$.failure.Error"),
+                "cause": sfn.JsonPath.string_at("$.failure.Cause"),
+            },
         ).next(failed)
 
         def guarded(task: tasks.LambdaInvoke) -> tasks.LambdaInvoke:
@@ -289,39 +303,33 @@ class Retraining(Construct):
         )
 
         def publish(construct_id: str, subject: str, what: str) -> tasks.SnsPublish:
-            task = tasks.SnsPublish(
-                self,
+            task = self._publish(
                 construct_id,
-                topic=topic,
-                subject=subject,
-                message=sfn.TaskInput.from_object(
-                    {
-                        "what": what,
-                        "version": sfn.JsonPath.string_at("$.training.version_name"),
-                        "reason": sfn.JsonPath.string_at("$.evaluation.reason"),
-                        "per_label": sfn.JsonPath.string_at("$.evaluation.report"),
-                    }
-                ),
-                result_path=sfn.JsonPath.DISCARD,
+                topic,
+                subject,
+                {
+                    "what": what,
+                    "version": sfn.JsonPath.string_at("$.training.version_name"),
+                    "reason": sfn.JsonPath.string_at("$.evaluation.reason"),
+                    "per_label": sfn.JsonPath.string_at("$.evaluation.report"),
+                },
             )
             task.add_catch(notify_failure, errors=["States.ALL"], result_path="$.failure")
             return task
 
-        training_failed = tasks.SnsPublish(
-            self,
+        training_failed = self._publish(
             "NotifyTrainingFailed",
-            topic=topic,
-            subject="Retraining: training failed",
-            message=sfn.TaskInput.from_object(
-                {
-                    "what": "Rekognition did not complete the training",
-                    "version": sfn.JsonPath.string_at("$.training.version_name"),
-                    "status": sfn.JsonPath.string_at("$.status.status"),
-                    "message": sfn.JsonPath.string_at("$.status.message"),
-                }
-            ),
-            result_path=sfn.JsonPath.DISCARD,
-        ).next(failed)
+            topic,
+            "Retraining: training failed",
+            {
+                "what": "Rekognition did not complete the training",
+                "version": sfn.JsonPath.string_at("$.training.version_name"),
+                "status": sfn.JsonPath.string_at("$.status.status"),
+                "message": sfn.JsonPath.string_at("$.status.message"),
+            },
+        )
+        training_failed.add_catch(notify_failure, errors=["States.ALL"], result_path="$.failure")
+        training_failed.next(failed)
 
         promoted = publish(
             "NotifyPromoted", "Retraining: new version promoted", "A retrained version is active"

@@ -162,6 +162,7 @@ def test_archive_moves_to_colder_storage(template: dict[str, Any]) -> None:
         ),
         ("TablesModelUsage", [("project_version_arn", "HASH", "S")], None),
         ("TablesFaces", [("face_id", "HASH", "S")], None),
+        ("TablesFeedback", [("feedback_id", "HASH", "S")], None),
     ],
 )
 def test_tables_keys_billing_and_recovery(
@@ -317,3 +318,29 @@ def test_resources_are_tagged_with_project_and_stage(synth: Synth, stage: str) -
             )
         },
     )
+
+
+def test_feedback_is_queryable_by_status_and_kept_in_prod(
+    template: dict[str, Any], stage: str
+) -> None:
+    resource = template["Resources"][logical_id(template, "AWS::DynamoDB::Table", "TablesFeedback")]
+    [index] = resource["Properties"]["GlobalSecondaryIndexes"]
+
+    assert index["IndexName"] == "by-status"
+    assert index["KeySchema"] == [
+        {"AttributeName": "status", "KeyType": "HASH"},
+        {"AttributeName": "created_at", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "ALL"}
+    assert resource["DeletionPolicy"] == {"dev": "Delete", "prod": "Retain"}[stage]
+
+
+def test_reviewers_are_a_group_of_the_user_pool(template: dict[str, Any]) -> None:
+    from inference_api.feedback import REVIEWERS_GROUP
+
+    [group] = resources_of_type(template, "AWS::Cognito::UserPoolGroup").values()
+
+    assert group["Properties"]["GroupName"] == REVIEWERS_GROUP == "reviewers"
+    assert group["Properties"]["UserPoolId"] == {
+        "Ref": logical_id(template, "AWS::Cognito::UserPool", "IdentityUserPool")
+    }

@@ -27,7 +27,7 @@ def test_every_route_is_behind_the_cognito_authorizer(template: dict[str, Any]) 
     methods = api_methods(template)
     routes = {(m["HttpMethod"], k) for k, m in methods.items() if m["HttpMethod"] != "OPTIONS"}
 
-    assert len(routes) == 5
+    assert len(routes) == 8  # uploads, labels, faces x2, models, feedback, review GET/POST
     for resource_id, method in methods.items():
         if method["HttpMethod"] == "OPTIONS":
             # CORS preflight: browsers send it without credentials (Fetch standard).
@@ -125,6 +125,16 @@ def test_function_permissions_are_scoped(template: dict[str, Any], stage: str) -
     ]
     faces = by_action[json.dumps("dynamodb:BatchGetItem")]
     assert "index" not in json.dumps(faces)
+    # Feedback: copies under feedback/ of the training bucket only, the table without its
+    # indexes, and Query on the status index alone.
+    copies = by_action[json.dumps(["s3:DeleteObject", "s3:GetObject", "s3:PutObject"])]
+    assert copies["Fn::Join"][1][-1] == "/feedback/*"
+    assert "StorageTraining" in json.dumps(copies)
+    items = by_action[json.dumps(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"])]
+    assert "TablesFeedback" in json.dumps(items)
+    assert "index" not in json.dumps(items)
+    query = by_action[json.dumps("dynamodb:Query")]
+    assert query["Fn::Join"][1][-1] == "/index/by-status"
 
 
 def test_waf_rate_rule_only_where_configured(template: dict[str, Any], stage: str) -> None:
@@ -179,3 +189,16 @@ def test_api_may_read_but_not_list_uploads(template: dict[str, Any]) -> None:
 
     assert "s3:GetObject" in documents
     assert "s3:ListBucket" not in documents
+
+
+def test_feedback_settings_reach_the_function(template: dict[str, Any], stage: str) -> None:
+    [function] = [
+        v["Properties"]
+        for k, v in resources_of_type(template, "AWS::Lambda::Function").items()
+        if k.startswith("InferenceApiFunction")
+    ]
+    variables = function["Environment"]["Variables"]
+
+    assert variables["REVIEW_BELOW_CONFIDENCE"] == {"dev": "50", "prod": "60"}[stage]
+    assert "StorageTraining" in json.dumps(variables["TRAINING_BUCKET"])
+    assert "TablesFeedback" in json.dumps(variables["FEEDBACK_TABLE"])

@@ -126,6 +126,9 @@ def test_security_headers_on_every_response(template: dict[str, Any], stage: str
     assert "unsafe-inline" not in csp
     assert "unsafe-eval" not in csp
     assert f"{stage.capitalize()}-Data" in csp, "connect-src names the stage's uploads bucket"
+    img_src = csp.split("img-src", 1)[1].split(";", 1)[0]
+    assert "StorageTraining" in img_src, "the review queue shows presigned training photos"
+    assert "StorageTraining" not in csp.split("connect-src", 1)[1].split(";", 1)[0]
     assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31_536_000
     assert security["FrameOptions"]["FrameOption"] == "DENY"
     assert security["ContentTypeOptions"]["Override"] is True
