@@ -735,3 +735,198 @@ def test_the_page_is_a_self_contained_build() -> None:
     assert "<script>" not in html, "inline code would break the CSP"
     assert "style=" not in html, "inline styles would break the CSP"
     assert '<script type="module" crossorigin src="./assets/' in html
+
+
+# --- feedback and the review queue -------------------------------------------------------
+
+
+def send_feedback(page: Page, server: PreviewServer, *, other: str | None = None) -> str:
+    """Sign in, get a labels answer, and say what the photo really shows."""
+    sign_in(page, server)
+    choose(page, jpeg(1600, 1200))
+    expect(page.locator("#feedback")).to_be_visible()
+    if other is None:
+        page.get_by_label("isbn_barcode (41.2%)").check()
+    else:
+        page.get_by_label("Something else").check()
+        page.get_by_label("Label", exact=True).fill(other)
+    page.get_by_role("button", name="Send").click()
+    return next(iter(server.uploads))
+
+
+def test_feedback_offers_the_answers_labels_and_sends_the_chosen_one(
+    page: Page, server: PreviewServer
+) -> None:
+    key = send_feedback(page, server)
+
+    expect(page.locator("#feedback-status")).to_have_text(
+        "Thank you. The photo was added for review as “isbn_barcode”."
+    )
+    expect(page.get_by_role("button", name="Send")).to_be_disabled()
+    choices = page.locator("#choice-list label").all_inner_texts()
+    assert choices == ["qr_code (96.4%)", "isbn_barcode (41.2%)", "no_code (3.1%)"]
+    [sent] = api_calls(server, "/v1/feedback")
+    assert sent == {
+        "s3_key": key,
+        "model_version": "v1",
+        "answered": [
+            {"name": "qr_code", "confidence": 96.4},
+            {"name": "isbn_barcode", "confidence": 41.2},
+            {"name": "no_code", "confidence": 3.1},
+        ],
+        "label": "isbn_barcode",
+        "new_label": False,
+    }
+
+
+def test_something_else_checks_the_label_and_marks_a_new_one(
+    page: Page, server: PreviewServer
+) -> None:
+    sign_in(page, server)
+    choose(page, jpeg(1600, 1200))
+    page.get_by_label("Something else").check()
+    field = page.get_by_label("Label", exact=True)
+    send = page.get_by_role("button", name="Send")
+
+    field.fill("a/b")
+    expect(page.locator("#other-hint")).to_contain_text("1–100 letters")
+    expect(send).to_be_disabled()
+    field.fill("qr_code")  # a known label: no hint
+    expect(page.locator("#other-hint")).to_have_text("")
+    field.fill("ISBN 4798045733")
+    expect(page.locator("#other-hint")).to_have_text(
+        "“ISBN 4798045733” is a new label; a reviewer will check it."
+    )
+    send.click()
+
+    expect(page.locator("#feedback-status")).to_contain_text("ISBN 4798045733")
+    [sent] = api_calls(server, "/v1/feedback")
+    assert (sent or {})["new_label"] is True
+    assert not [c for c in api_calls(server, "/v1/feedback") if c and c["label"] == "a/b"]
+
+
+def test_a_refused_feedback_is_explained_and_can_be_sent_again(
+    page: Page, server: PreviewServer
+) -> None:
+    calls: list[str] = []
+
+    def expired(route: Route) -> None:
+        calls.append(route.request.url)
+        if len(calls) == 1:
+            answer(route, 404, {"code": "upload_not_found", "message": "no upload"})
+        else:
+            route.fallback()
+
+    page.route("**/v1/feedback", expired)
+    send_feedback(page, server)
+
+    expect(page.locator("#feedback-status")).to_have_text(
+        "The photo is no longer on the server (uploads expire). Take or choose it again."
+    )
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#feedback-status")).to_contain_text("Thank you")
+
+
+def test_the_feedback_form_is_only_for_labels_answers(page: Page, server: PreviewServer) -> None:
+    sign_in(page, server)
+    pick_mode(page, "Face analysis")
+    choose(page, jpeg(1600, 1200))
+    results(page)
+
+    expect(page.locator("#feedback")).to_be_hidden()
+
+
+def test_a_reviewer_confirms_corrects_and_discards(page: Page, server: PreviewServer) -> None:
+    sign_in(page, server)
+    for width, choice in ((1600, "isbn_barcode"), (1601, "qr_code"), (1602, "qr_code")):
+        choose(page, jpeg(width, 1200))  # three photos, three uploads, three items
+        page.get_by_label(f"{choice} (").check()
+        page.get_by_role("button", name="Send").click()
+        expect(page.locator("#feedback-status")).to_contain_text(f"as “{choice}”")
+    assert len(server.feedback) == 3
+
+    page.get_by_role("button", name="Show photos waiting for review").click()
+    expect(page.locator("#review-status")).to_have_text("3 photo(s) waiting.")
+    items = page.locator("#review-list li.review-item:not(.done)")
+    expect(items).to_have_count(3)
+    expect(items.first.get_by_role("img", name="Photo to review")).to_be_visible()
+    screenshot(page, "review-queue")
+
+    first, second, third = (items.nth(i).get_attribute("data-id") for i in range(3))
+    items.first.get_by_role("button", name="Confirm").click()
+    expect(page.locator(f'[data-id="{first}"]')).to_have_text("Confirmed as “isbn_barcode”.")
+    row = page.locator(f'[data-id="{second}"]')
+    row.get_by_label("Correct to").fill("no_code")
+    row.get_by_role("button", name="Correct").click()
+    expect(page.locator(f'[data-id="{second}"]')).to_have_text("Confirmed as “no_code”.")
+    page.locator(f'[data-id="{third}"]').get_by_role("button", name="Discard").click()
+    expect(page.locator(f'[data-id="{third}"]')).to_have_text("Discarded.")
+
+    assert {i["feedback_id"]: (i["status"], i["label"]) for i in server.feedback.values()} == {
+        first: ("confirmed", "isbn_barcode"),
+        second: ("confirmed", "no_code"),
+        third: ("discarded", "qr_code"),
+    }
+    reviews = api_calls(server, "/v1/review")
+    assert {
+        "feedback_id": second,
+        "action": "correct",
+        "label": "no_code",
+        "new_label": False,
+    } in reviews
+
+
+def test_a_photo_someone_else_reviewed_first_is_said_so(page: Page, server: PreviewServer) -> None:
+    send_feedback(page, server)
+    page.get_by_role("button", name="Show photos waiting for review").click()
+    item = page.locator("#review-list li.review-item").first
+    page.route(
+        "**/v1/review",
+        lambda route: (
+            answer(route, 409, {"code": "already_reviewed", "message": "taken"})
+            if route.request.method == "POST"
+            else route.fallback()
+        ),
+    )
+
+    item.get_by_role("button", name="Discard").click()
+
+    expect(page.locator("#review-list li.done")).to_have_text(
+        "Someone else reviewed this photo first."
+    )
+
+
+def test_people_outside_the_reviewers_group_see_no_queue(browser: Browser) -> None:
+    with PreviewServer(reviewer=False) as server:
+        page = _new_page(browser)
+        sign_in(page, server)
+        choose(page, jpeg(1600, 1200))
+        expect(page.locator("#feedback")).to_be_visible()
+        expect(page.locator("#review")).to_be_hidden()
+        page.context.close()
+
+
+def test_feedback_and_review_in_japanese(browser: Browser, server: PreviewServer) -> None:
+    page = _new_page(browser, locale="ja-JP")
+    page.goto(server.origin + "/")
+    page.get_by_role("button", name="サインイン").click()
+    expect(page.locator("#user-name")).to_have_text("preview@example.com")
+    choose(page, jpeg(1600, 1200))
+    expect(page.locator("#feedback-title")).to_have_text("この結果は正しいですか？")
+    page.get_by_label("isbn_barcode（41.2%）").check()
+    page.get_by_role("button", name="送信").click()
+    expect(page.locator("#feedback-status")).to_have_text(
+        "ありがとうございます。写真を「isbn_barcode」としてレビューに追加しました。"
+    )
+    page.get_by_role("button", name="レビュー待ちの写真を表示").click()
+    expect(page.locator("#review-status")).to_have_text("レビュー待ちの写真：1 枚")
+    item = page.locator("#review-list li.review-item").first
+    expect(item).to_contain_text("提案されたラベル：isbn_barcode")
+    expect(item).to_contain_text("モデルの答え：qr_code（96.4%）")
+    screenshot(page, "review-queue-ja")
+    page.get_by_label("言語").select_option("en")
+    expect(page.locator("#feedback-title")).to_have_text("Is this right?")
+    expect(item).to_contain_text("Suggested: isbn_barcode")
+    item.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#review-list li.done")).to_have_text("Confirmed as “isbn_barcode”.")
+    page.context.close()

@@ -15,8 +15,9 @@ needed); the page then calls the API cross-origin, so the stage must list
 Offline, the same server plays the API and Cognito with the files in
 ``assets/web/recorded/`` (answers of the real handler; see its README): the
 page shows an "offline preview" banner, sign-in succeeds at once as
-``preview@example.com``, presigned uploads land in memory
-(:attr:`PreviewServer.uploads`, which the browser tests read). Every response
+``preview@example.com`` (a reviewer), presigned uploads land in memory
+(:attr:`PreviewServer.uploads`, which the browser tests read), and feedback
+and reviews change an in-memory queue (:attr:`PreviewServer.feedback`). Every response
 carries the Content-Security-Policy CloudFront sends
 (:func:`stacks.web_headers.content_security_policy`).
 """
@@ -130,6 +131,10 @@ class PreviewServer:
     """Log every request (a stage preview always logs)."""
     requests: list[tuple[str, str, dict[str, Any] | None]] = field(default_factory=list)
     """Offline: (method, path, JSON body) of every API call and token grant, in order."""
+    feedback: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Offline: feedback items by id, as the review routes show and change them."""
+    reviewer: bool = True
+    """Offline: the signed-in user is in the Cognito group ``reviewers``."""
 
     def __post_init__(self) -> None:
         self._httpd = ThreadingHTTPServer(("localhost", self.port), _handler_for(self))
@@ -209,6 +214,12 @@ def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
                 self._cognito_get(path.removeprefix(OFFLINE_COGNITO))
             elif server.offline and path.startswith("/v1/"):
                 self._api("GET", path, None)
+            elif server.offline and path.startswith("/_offline/uploads/"):
+                data = server.uploads.get(path.removeprefix("/_offline/uploads/"))
+                if data is None:
+                    self._send(404, b"not found", "text/plain")
+                else:
+                    self._send(200, data, "image/jpeg")
             else:
                 self._static(path)
 
@@ -278,6 +289,7 @@ def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
             now = int(time.time())
             claims = {
                 **OFFLINE_USER,
+                **({"cognito:groups": ["reviewers"]} if server.reviewer else {}),
                 "iss": issuer,
                 "aud": OFFLINE_CLIENT_ID,
                 "token_use": "id",
@@ -322,13 +334,111 @@ def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
                 )
             elif method == "POST" and path in RECORDED_ROUTES:
                 self._send(200, (RECORDED / RECORDED_ROUTES[path]).read_bytes())
+            elif method == "GET" and path == "/v1/models":
+                self._json(
+                    200,
+                    {
+                        "active_model_version": "v1",
+                        "labels": recorded_labels(),
+                        "versions": [
+                            {
+                                "model_version": "v1",
+                                "status": "RUNNING",
+                                "created_at": "2026-11-01T00:00:00+00:00",
+                                "active": True,
+                            }
+                        ],
+                    },
+                )
+            elif method == "POST" and path == "/v1/feedback" and isinstance(body, dict):
+                self._feedback(body)
+            elif path == "/v1/review" and not server.reviewer:
+                self._error(403, "not_reviewer", "only reviewers may review feedback")
+            elif method == "GET" and path == "/v1/review":
+                pending = [i for i in server.feedback.values() if i["status"] == "pending"]
+                self._json(
+                    200,
+                    {
+                        "known_labels": recorded_labels(),
+                        "items": [
+                            {k: v for k, v in item.items() if k != "status"} for item in pending
+                        ],
+                    },
+                )
+            elif method == "POST" and path == "/v1/review" and isinstance(body, dict):
+                self._review(body)
             else:
                 self._json(
                     404,
                     {"error": {"code": "not_found", "message": f"no route {path}", "field": None}},
                 )
 
+        def _error(self, status: int, code: str, message: str, field: str | None = None) -> None:
+            self._json(status, {"error": {"code": code, "message": message, "field": field}})
+
+        def _feedback(self, body: dict[str, Any]) -> None:
+            """The handler's rules in short: own upload, a label that is known or said new."""
+            key, label = str(body.get("s3_key", "")), str(body.get("label", "")).strip()
+            if not key.startswith(f"users/{OFFLINE_USER['sub']}/"):
+                self._error(403, "forbidden_key", "s3_key is not one of your uploads", "s3_key")
+            elif key not in server.uploads:
+                self._error(404, "upload_not_found", "no upload with that key", "s3_key")
+            elif label not in recorded_labels() and body.get("new_label") is not True:
+                self._error(400, "unknown_label", f"{label!r} is not a label", "label")
+            else:
+                answered = body.get("answered") or [{}]
+                best = max(answered, key=lambda a: a.get("confidence", 0))
+                feedback_id = uuid.uuid5(uuid.NAMESPACE_URL, key).hex
+                server.feedback[feedback_id] = {
+                    "feedback_id": feedback_id,
+                    "status": "pending",
+                    "label": label,
+                    "answered_label": best.get("name"),
+                    "answered_confidence": best.get("confidence"),
+                    "model_version": body.get("model_version"),
+                    "origin": "person",
+                    "created_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+                    "image_url": f"{self._origin()}/_offline/uploads/{key}",
+                }
+                self._json(
+                    200,
+                    {
+                        "feedback_id": feedback_id,
+                        "status": "pending",
+                        "label": label,
+                        "agreed": label == best.get("name"),
+                    },
+                )
+
+        def _review(self, body: dict[str, Any]) -> None:
+            item = server.feedback.get(str(body.get("feedback_id")))
+            action = body.get("action")
+            if item is None:
+                self._error(404, "feedback_not_found", "no feedback with that id", "feedback_id")
+            elif item["status"] != "pending":
+                self._error(409, "already_reviewed", "already reviewed", "feedback_id")
+            elif action not in {"confirm", "correct", "discard"}:
+                self._error(400, "invalid_request", "action: confirm, correct or discard", "action")
+            else:
+                if action == "correct":
+                    item["label"] = str(body.get("label", "")).strip()
+                item["status"] = "discarded" if action == "discard" else "confirmed"
+                self._json(
+                    200,
+                    {
+                        "feedback_id": item["feedback_id"],
+                        "status": item["status"],
+                        "label": item["label"],
+                    },
+                )
+
     return Handler
+
+
+def recorded_labels() -> list[str]:
+    """The labels of the recorded labels answer: the offline model's labels."""
+    answer = json.loads((RECORDED / RECORDED_ROUTES["/v1/labels"]).read_text())
+    return sorted(label["name"] for label in answer["labels"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -240,6 +240,9 @@ class ModelVersion(_Answer):
 
 class ModelsResponse(_Answer):
     active_model_version: str | None
+    labels: list[str] = Field(
+        description="labels of the promoted version, for feedback (empty before a promotion)"
+    )
     versions: list[ModelVersion] = Field(description="newest first, at most 100")
 
 

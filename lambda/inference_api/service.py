@@ -606,8 +606,8 @@ def list_models(settings: Settings, clients: Clients, state: State) -> dict[str,
     ``python -m tools.models status``. At most :data:`MAX_LISTED_VERSIONS`,
     newest first (DescribeProjectVersions' order).
 
-    :returns: ``{"active_model_version": name | None, "versions": [{model_version,
-        status, created_at (ISO 8601), active}]}``.
+    :returns: ``{"active_model_version": name | None, "labels": [the promoted version's
+        labels], "versions": [{model_version, status, created_at (ISO 8601), active}]}``.
     """
     try:
         active: str | None = active_version(settings, clients, state)
@@ -624,6 +624,7 @@ def list_models(settings: Settings, clients: Clients, state: State) -> dict[str,
     ).get("ProjectVersionDescriptions", [])
     return {
         "active_model_version": version_name(active) if active else None,
+        "labels": sorted(state.known_labels) if active else [],
         "versions": [
             {
                 "model_version": version_name(v["ProjectVersionArn"]),

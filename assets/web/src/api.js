@@ -101,6 +101,10 @@ export function createApi(config, idToken) {
       if (!response.ok) throw new ApiProblem("upload_failed", { status: response.status });
       return ticket.s3_key;
     },
+    models: () => call("GET", "/models"),
+    feedback: (body) => call("POST", "/feedback", body),
+    reviewQueue: () => call("GET", "/review"),
+    review: (body) => call("POST", "/review", body),
     labels: (s3Key) => call("POST", "/labels", { image: { s3_key: s3Key }, min_confidence: 0, max_results: 50 }),
     searchFaces: (s3Key) => call("POST", "/faces/search", { image: { s3_key: s3Key } }),
     analyzeFaces: (s3Key) => call("POST", "/faces/analyze", { image: { s3_key: s3Key } }),

@@ -1,6 +1,7 @@
 // The quick-test page: sign in, take or choose a photo, see what the model sees.
 import { createApi, ApiProblem } from "./api.js";
 import { createAuth } from "./auth.js";
+import { createFeedback } from "./feedback.js";
 import { emotion, formatBytes, initialLanguage, setLanguage, t } from "./i18n.js";
 import { ImageRejected, prepareImage } from "./image.js";
 
@@ -19,6 +20,7 @@ const state = {
   retries: 0,
   pending: false, // a request waits for the network to come back
   lastProblem: null,
+  feedback: null, // "Is this right?" and the review queue (feedback.js)
 };
 
 function show(id, visible) {
@@ -281,10 +283,12 @@ async function run({ automatic = false } = {}) {
     state.retries = 0;
     state.result = { mode: currentMode, body };
     renderResult();
+    state.feedback.show(currentMode === "labels" ? { s3Key: state.s3Key, body } : null);
     setStatus(t("done"));
   } catch (problem) {
     state.result = null;
     renderResult();
+    state.feedback?.show(null);
     handleProblem(problem);
   }
 }
@@ -297,6 +301,7 @@ function choosePhoto(event) {
   state.prepared = null;
   state.s3Key = null;
   state.result = null;
+  state.feedback?.show(null);
   run();
 }
 
@@ -305,6 +310,7 @@ function wire() {
     setLanguage(event.target.value);
     if (state.prepared) renderPreview();
     renderResult();
+    state.feedback?.rerender();
     if (state.lastProblem && !state.timer) handleProblem(state.lastProblem);
   });
   $("sign-in").addEventListener("click", () => state.auth.signIn());
@@ -374,6 +380,7 @@ async function start() {
     if (!token) throw new ApiProblem("unauthenticated");
     return token;
   });
+  state.feedback = createFeedback({ api: state.api });
   let user = null;
   try {
     user = await state.auth.init();
@@ -387,6 +394,7 @@ async function start() {
   }
   $("user-name").textContent = user.profile.email ?? user.profile["cognito:username"] ?? user.profile.sub;
   show("signed-in", true);
+  await state.feedback.start(user);
 }
 
 document.documentElement.dataset.ready = "loading";
