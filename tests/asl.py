@@ -107,7 +107,7 @@ def _matches(rule: dict[str, Any], data: dict[str, Any]) -> bool:
     if "BooleanEquals" in rule:
         return value is rule["BooleanEquals"]
     if "StringEquals" in rule:
-        return value == rule["StringEquals"]
+        return bool(value == rule["StringEquals"])
     raise NotImplementedError(f"Choice rule {rule}")
 
 

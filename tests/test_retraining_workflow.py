@@ -165,7 +165,7 @@ def stub(**outcomes: Any) -> Callable[[str, int], asl.Outcome]:
         value = outcomes.get(name)
         if isinstance(value, list):
             value = value[min(call, len(value)) - 1]
-        return value  # type: ignore[no-any-return]
+        return value
 
     return outcome
 
