@@ -153,14 +153,17 @@ def _check_pixels(settings: Settings, clients: Clients, key: str, field_name: st
         raise ApiError(exc.status, exc.code, str(exc), field_name) from None
 
 
-def _copy(settings: Settings, clients: Clients, source_key: str, target_key: str) -> None:
+def _copy(
+    settings: Settings, clients: Clients, source_key: str, target_key: str, source_bucket: str = ""
+) -> None:
+    """CopyObject into the training bucket, from the uploads bucket unless ``source_bucket``."""
     aws(
         clients,
         "s3",
         "copy_object",
         Bucket=settings.training_bucket,
         Key=target_key,
-        CopySource={"Bucket": settings.uploads_bucket, "Key": source_key},
+        CopySource={"Bucket": source_bucket or settings.uploads_bucket, "Key": source_key},
     )
 
 
@@ -419,14 +422,7 @@ def review(
             400, "label_required", "this item has no label yet: correct it with one", "label"
         )
     if new_key != old_key:
-        aws(
-            clients,
-            "s3",
-            "copy_object",
-            Bucket=settings.training_bucket,
-            Key=new_key,
-            CopySource={"Bucket": settings.training_bucket, "Key": old_key},
-        )
+        _copy(settings, clients, old_key, new_key, source_bucket=settings.training_bucket)
     status = "discarded" if request.action == "discard" else "confirmed"
     values: dict[str, Any] = {
         ":status": {"S": status},

@@ -36,15 +36,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 from cost_guard.table import ACTIVE_POINTER_KEY
+from inference_api.errors import THROTTLED, TRANSIENT_SDK_ERRORS, UNAVAILABLE
 
 from retraining import manifest
 
@@ -54,20 +48,8 @@ OUTPUT_PREFIX = "rekognition-output/"
 """Where Rekognition writes training output (the training bucket policy allows only it)."""
 VERSION_PREFIX = "retrain-"
 HEADER_BYTES = 256 * 1024
-THROTTLING = frozenset(
-    {
-        "ThrottlingException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "SlowDown",
-        "TooManyRequestsException",
-        "LimitExceededException",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "InternalError",
-    }
-)
-TRANSIENT = (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError, ConnectionClosedError)
+RETRYABLE_CODES = THROTTLED | UNAVAILABLE
+"""The API's classification (``inference_api.errors``): throttling and AWS-side failures."""
 
 
 class RetryableError(Exception):
@@ -121,10 +103,10 @@ def call(client: Any, operation: str, **params: Any) -> Any:
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         http = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        if code in THROTTLING or http == 429 or http >= 500:
+        if code in RETRYABLE_CODES or http == 429 or http >= 500:
             raise RetryableError(f"{operation}: {code} (HTTP {http})") from exc
         raise
-    except TRANSIENT as exc:
+    except TRANSIENT_SDK_ERRORS as exc:
         raise RetryableError(f"{operation}: {type(exc).__name__}") from exc
     except BotoCoreError:
         raise
