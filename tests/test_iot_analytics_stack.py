@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ import sqlglot
 from stacks.analytics import BYTES_SCANNED_CUTOFF, NAMED_QUERIES
 from stacks.iot_ingestion import KINDS, rule_sql
 from tests.conftest import resources_of_type
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -251,6 +254,44 @@ def test_dashboard_covers_api_models_and_rules(template: dict[str, Any], stage: 
     ):
         assert needle in body, needle
     assert f"imgrec_{stage}_events" in body
+
+
+def test_dashboard_shows_feedback_agreement_and_retrainings(
+    template: dict[str, Any], stage: str
+) -> None:
+    """The metric names are the ones the API and the retraining steps publish."""
+    [dashboard] = resources_of_type(template, "AWS::CloudWatch::Dashboard").values()
+    separator, parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"]
+    widgets = json.loads(separator.join(p if isinstance(p, str) else "TOKEN" for p in parts))
+    body = json.dumps(widgets)
+    expressions = [
+        metric[0]["expression"]
+        for widget in widgets["widgets"]
+        for metric in widget["properties"].get("metrics", [])
+        if isinstance(metric[0], dict) and "expression" in metric[0]
+    ]
+    handler = (ROOT / "lambda" / "inference_api" / "handler.py").read_text()
+    steps = (ROOT / "lambda" / "retraining" / "handler.py").read_text()
+
+    for title in ("Feedback per label", "Agreement with the active model", "Retrainings"):
+        assert title in body, title
+    # One series per label: SEARCH over the label dimension the handler adds.
+    search = (
+        'SEARCH(\'{PhoneImageRecognition,label,service} MetricName="Feedback" '
+        f"service=\"inference-api-{stage}\"', 'Sum', 86400)"
+    )
+    assert search in expressions
+    assert search.replace("Feedback", "FeedbackAgreed") in expressions
+    assert 'add_dimension(name="label"' in handler
+    for metric in ("Feedback", "FeedbackAgreed"):
+        assert f'name="{metric}"' in handler, metric
+    assert "100 * SUM(agreed) / SUM(total)" in expressions
+    for metric in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed"):
+        assert metric in body, metric
+    for metric in ("CandidateF1", "ActiveF1"):
+        assert metric in body, metric
+        assert f'name="{metric}"' in steps, metric
+    assert f"retraining-{stage}" in body
 
 
 def test_outputs_name_the_device_policy_group_and_workgroup(template: dict[str, Any]) -> None:
