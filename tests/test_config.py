@@ -240,3 +240,49 @@ def test_the_adaptive_policy_reaches_the_guard_with_its_parameters() -> None:
     assert raw["policy"] == "adaptive"
     assert raw["adaptive"]["weekly_pre_start"] is True
     assert raw["schedule_period_minutes"] == 5
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"feedback": {"review_below_confidence": 120}},
+            "stages.dev.feedback.review_below_confidence: got 120",
+        ),
+        (
+            {"retraining": {"schedule": "every sunday"}},
+            "stages.dev.retraining.schedule: got 'every sunday'",
+        ),
+        (
+            {"retraining": {"schedule": "rate(0 days)"}},
+            "stages.dev.retraining.schedule: got 'rate(0 days)'",
+        ),
+        (
+            {"retraining": {"dataset_prefix": "photos/qr"}},
+            "stages.dev.retraining.dataset_prefix: got 'photos/qr'",
+        ),
+        (
+            {"retraining": {"test_fraction": 1}},
+            "stages.dev.retraining.test_fraction: got 1",
+        ),
+        (
+            {"retraining": {"auto": True}},
+            "stages.dev.retraining.auto: unknown key; allowed keys here: dataset_prefix, enabled",
+        ),
+    ],
+)
+def test_feedback_and_retraining_settings_are_validated(
+    settings: dict[str, Any], message: str
+) -> None:
+    assert message in error_for(stages_with(**settings))
+
+
+def test_retraining_is_off_in_dev_and_weekly_in_prod() -> None:
+    dev, prod = load_stage_configs(cdk_json_context()["stages"])
+
+    assert dev.retraining.enabled is False
+    assert prod.retraining.enabled is True
+    assert prod.retraining.schedule == "cron(0 18 ? * SAT *)"
+    assert prod.retraining.min_f1 >= dev.retraining.min_f1
+    assert StageConfig(name="qa").retraining.enabled is False, "off unless a stage turns it on"
+    assert 0 < dev.feedback.review_below_confidence < prod.feedback.review_below_confidence
