@@ -79,17 +79,28 @@ def test_the_api_is_exercised_as_the_issue_asks(templates: dict[str, dict[str, A
 
     assert json.loads(create_user["expected"]) == {"$ObjectLike": {"User": {"Enabled": True}}}
     assert '"status":401' in unauthenticated["expected"]
-    answers = {}
+    answers = []
     for invoke in invokes:
         event = json.loads(json.loads(invoke["parameters"]["Payload"]))
         expected = json.loads(invoke["expected"])["$ObjectLike"]["Payload"]["pattern"]["pattern"]
-        answers[event["path"]] = (expected["statusCode"], json.loads(event["body"]))
+        claims = event["requestContext"]["authorizer"]["claims"]
+        answers.append(
+            (
+                event["httpMethod"],
+                event["path"],
+                claims.get("cognito:groups"),
+                expected["statusCode"],
+                json.loads(event["body"]) if event["body"] else None,
+            )
+        )
     photo = base64.b64encode(Path(ROOT, "assets", "test-photos", "shelf.jpg").read_bytes()).decode()
-    assert answers == {
-        "/v1/uploads": (200, {"content_type": "image/jpeg", "content_length": 1000}),
-        "/v1/labels": (409, {"image": {"bytes": photo}}),
-        "/v1/faces/analyze": (200, {"image": {"bytes": photo}}),
-    }
+    assert answers == [
+        ("POST", "/v1/uploads", None, 200, {"content_type": "image/jpeg", "content_length": 1000}),
+        ("POST", "/v1/labels", None, 409, {"image": {"bytes": photo}}),
+        ("POST", "/v1/faces/analyze", None, 200, {"image": {"bytes": photo}}),
+        ("GET", "/v1/review", None, 403, None),  # not a reviewer
+        ("GET", "/v1/review", "reviewers", 200, None),  # the real Query through the real role
+    ]
 
 
 def test_every_assertion_reports_a_result(templates: dict[str, dict[str, Any]]) -> None:

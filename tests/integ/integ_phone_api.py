@@ -15,7 +15,9 @@ resource. Assertions (``aws-cdk.integ-tests-alpha``), in order:
    ``POST /v1/uploads`` with a presigned URL (200), ``POST /v1/labels`` with
    409 ``no_active_model`` (no model is trained in a test run) and
    ``POST /v1/faces/analyze`` on the shipped test photo with 200 (real
-   DetectFaces).
+   DetectFaces), ``GET /v1/review`` with 403 ``not_reviewer`` without the
+   group and 200 with it (the real Query on the feedback table's status
+   index, through the function's real role).
 
 Why the function is invoked directly for (3): the user pool requires TOTP MFA
 for every sign-in, which an assertion cannot answer, so no ID token can be
@@ -88,16 +90,18 @@ def build(app: cdk.App) -> integ.IntegTest:
 
     function = stacks.service.inference_api.function.function_name
     photo = base64.b64encode(PHOTO.read_bytes()).decode()
-    calls = (
-        ("/v1/uploads", {"content_type": "image/jpeg", "content_length": 1000}, 200),
-        ("/v1/labels", {"image": {"bytes": photo}}, 409),
-        ("/v1/faces/analyze", {"image": {"bytes": photo}}, 200),
+    calls: tuple[tuple[str, str, Any, str | None, int], ...] = (
+        ("POST", "/v1/uploads", {"content_type": "image/jpeg", "content_length": 1000}, None, 200),
+        ("POST", "/v1/labels", {"image": {"bytes": photo}}, None, 409),
+        ("POST", "/v1/faces/analyze", {"image": {"bytes": photo}}, None, 200),
+        ("GET", "/v1/review", None, None, 403),
+        ("GET", "/v1/review", None, "reviewers", 200),
     )
     previous: integ.IApiCall = created
-    for path, body, status in calls:
+    for method, path, body, groups, status in calls:
         call = test.assertions.invoke_function(
             function_name=function,
-            payload=json.dumps(rest_event("POST", path, body, user=TEST_SUB)),
+            payload=json.dumps(rest_event(method, path, body, user=TEST_SUB, groups=groups)),
         )
         call.expect(
             integ.ExpectedResult.object_like(
