@@ -119,6 +119,7 @@ class AdaptivePolicy(_Strict):
     weekly_threshold: float = Field(default=0.5, gt=0, le=1)
     daily_threshold: float = Field(default=3 / 7, ge=0, le=1)
     min_weeks: int = Field(default=1, ge=1, le=8)
+    min_days: int = Field(default=3, ge=1, le=7)
     min_gaps: int = Field(default=12, ge=2, le=1000)
     max_beyond_share: float = Field(default=0.5, gt=0, le=1)
     min_cv: float = Field(default=2.0, ge=0, le=10)

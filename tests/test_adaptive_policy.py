@@ -252,6 +252,66 @@ def test_rule_5_stops_when_this_hour_and_the_next_are_quiet() -> None:
     )
 
 
+def office_days(first: datetime, days: int) -> UseSummary:
+    """Demand every 10 minutes from 09:00 to 17:50 UTC on ``days`` days from ``first``."""
+    return summary_of(
+        *(
+            first + timedelta(days=d, hours=9, minutes=m)
+            for d in range(days)
+            for m in range(0, 9 * 60, 10)
+        )
+    )
+
+
+EVENING = datetime(2026, 11, 26, 18, 5, tzinfo=UTC)  # a Thursday, 10 min after 17:55
+NO_HISTOGRAM = replace(ADAPTIVE, min_gaps=10_000)
+
+
+@pytest.mark.parametrize(
+    ("days", "adaptive", "expected"),
+    [
+        # Three office days seen, nobody ever came after 18:00: stop at the hour.
+        (3, NO_HISTOGRAM, (Action.STOP, "weekly_quiet")),
+        # Two days are too few to call an hour quiet (min_days 3): the fixed timeout.
+        (2, NO_HISTOGRAM, (Action.KEEP, "in_use")),
+        (2, replace(NO_HISTOGRAM, min_days=2), (Action.STOP, "weekly_quiet")),
+        # The gaps say the next request is near (every 10 min all day): they win.
+        (3, ADAPTIVE, (Action.KEEP, "likely_soon")),
+    ],
+)
+def test_rule_5_before_a_whole_week_quiet_hours_come_from_the_days_seen(
+    days: int, adaptive: AdaptiveSettings, expected: tuple[Action, str]
+) -> None:
+    first = EVENING.replace(hour=0, minute=0) - timedelta(days=days)
+    today = office_days(first, days + 1)  # today too, until 17:50
+    last = EVENING.replace(hour=17, minute=55)
+    summary = today.observe(last)
+
+    assert summary.observed_days(EVENING) == days
+    assert decision("RUNNING", summary, now=EVENING, last_inference=last, adaptive=adaptive) == (
+        expected
+    )
+
+
+def test_rule_5_an_hour_used_on_one_of_the_days_is_not_quiet() -> None:
+    first = EVENING.replace(hour=0, minute=0) - timedelta(days=3)
+    late = first + timedelta(days=1, hours=18, minutes=30)  # once, someone stayed late
+    last = EVENING.replace(hour=17, minute=55)
+    summary = summary_of(
+        *(
+            first + timedelta(days=d, hours=9, minutes=m)
+            for d in range(4)
+            for m in range(0, 9 * 60, 10)
+        ),
+        late,
+        last,
+    )
+
+    assert decision(
+        "RUNNING", summary, now=EVENING, last_inference=last, adaptive=NO_HISTOGRAM
+    ) == (Action.KEEP, "in_use")
+
+
 def test_rule_6_keeps_a_model_in_use() -> None:
     summary = summary_of(NOW - timedelta(minutes=2))
 

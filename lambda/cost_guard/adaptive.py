@@ -107,6 +107,11 @@ class AdaptiveSettings:
         on at least ``daily_threshold`` of the last seven days.
     :ivar daily_threshold: see ``weekly_threshold``.
     :ivar min_weeks: completed weeks observed before the weekly profile counts.
+    :ivar min_days: days observed before an hour of the day with no demand on any of
+        them may count as quiet for rule 5 (before ``min_weeks`` weeks are seen), and
+        then only while the idle-gap histogram gives demand before the fixed timeout
+        less than ``start_probability``: a few days' profile never outvotes the gaps
+        of use under way.
     """
 
     start_latency_minutes: int = 10
@@ -120,6 +125,7 @@ class AdaptiveSettings:
     weekly_threshold: float = 0.5
     daily_threshold: float = 3 / 7
     min_weeks: int = 1
+    min_days: int = 3
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> AdaptiveSettings:
@@ -242,6 +248,13 @@ class UseSummary:
             if age <= WEEKS and hours[earlier_hour] >> age & 1:
                 active += 1
         return active / days if days else 0.0
+
+    def observed_days(self, moment: datetime) -> int:
+        """Whole days (at most seven) between the first demand and ``moment``'s time of day:
+        the days :meth:`daily_share` looks at."""
+        if self.first_use is None:
+            return 0
+        return max(0, min(7, (epoch_minute(moment) - self.first_use) // (24 * 60)))
 
     def typical_minutes(self, moment: datetime) -> tuple[int, int]:
         """(first, last) minute of demand in ``moment``'s hour of the week in the latest
@@ -375,7 +388,10 @@ def decide_adaptive(
        quiet, or past the minute of its last demand in the latest week with any)
        and the next hour either quiet or (with ``weekly_pre_start``) likely with
        its usual first demand at least ``L + 2P`` minutes away, so that rule 7
-       starts it in time: stop (``weekly_quiet``).
+       starts it in time: stop (``weekly_quiet``). Before a week is observed,
+       an hour is also quiet when no demand came in it on any of at least
+       ``min_days`` observed days, provided ``soon(gap, w)`` (rule 4's window)
+       is under ``start_probability`` or unknown.
     6. RUNNING otherwise: keep (``likely_soon`` or ``in_use``).
     7. With ``weekly_pre_start``: STOPPED or TRAINING_COMPLETED (active, under
        the cap), an hour (this or the next) that is likely, has had no demand
@@ -390,8 +406,9 @@ def decide_adaptive(
        new demand.
     9. Anything else: :func:`decide`'s answer.
 
-    While the histogram is thin or not predictive and no week has been
-    observed, rules 2, 4, 5, 7 and 8 do not apply: the fixed idle timeout.
+    While the histogram is thin or not predictive and fewer than ``min_days``
+    days (and no week) have been observed, rules 2, 4, 5, 7 and 8 do not
+    apply: the fixed idle timeout.
     """
     fixed = decide(now, model, settings)
     status = model.status
@@ -433,7 +450,14 @@ def decide_adaptive(
         if (
             gap is not None
             and gap >= period
-            and _quiet_until_needed(summary, adaptive, now, period)
+            and _quiet_until_needed(
+                summary,
+                adaptive,
+                now,
+                period,
+                # A few days' profile never outvotes the gaps of use under way.
+                by_day=before_timeout is None or before_timeout < adaptive.start_probability,
+            )
         ):
             return Decision(Action.STOP, "weekly_quiet", "no demand expected before a restart")
         return Decision(Action.KEEP, "likely_soon" if predictive else "in_use", fixed.detail)
@@ -493,24 +517,39 @@ def _likely(summary: UseSummary, adaptive: AdaptiveSettings, moment: datetime) -
     )
 
 
-def _quiet(summary: UseSummary, adaptive: AdaptiveSettings, moment: datetime) -> bool:
+def _quiet(
+    summary: UseSummary, adaptive: AdaptiveSettings, moment: datetime, *, by_day: bool = False
+) -> bool:
+    """No demand in ``moment``'s hour of the day on the observed days of the last seven,
+    and none in its hour of the week in the observed weeks (at least ``min_weeks``) or,
+    with ``by_day``, at least ``min_days`` days observed."""
     share, weeks = summary.weekly_share(moment)
-    return weeks >= adaptive.min_weeks and share == 0 and summary.daily_share(moment) == 0
+    if summary.daily_share(moment) != 0:
+        return False
+    return (weeks >= adaptive.min_weeks and share == 0) or (
+        by_day and summary.observed_days(moment) >= adaptive.min_days
+    )
 
 
 def _quiet_until_needed(
-    summary: UseSummary, adaptive: AdaptiveSettings, now: datetime, period: int
+    summary: UseSummary,
+    adaptive: AdaptiveSettings,
+    now: datetime,
+    period: int,
+    *,
+    by_day: bool = False,
 ) -> bool:
-    """The rest of ``now``'s hour quiet, and the next hour quiet or pre-startable."""
+    """The rest of ``now``'s hour quiet, and the next hour quiet or pre-startable
+    (``by_day``: hours may be judged quiet by the days observed, see :func:`_quiet`)."""
     _, last = summary.typical_minutes(now)
     _, weeks = summary.weekly_share(now)
-    rest_quiet = _quiet(summary, adaptive, now) or (
+    rest_quiet = _quiet(summary, adaptive, now, by_day=by_day) or (
         weeks >= adaptive.min_weeks and last != NO_MINUTE and now.minute > last
     )
     if not rest_quiet:
         return False
     next_hour = _hour_start(now) + timedelta(hours=1)
-    if _quiet(summary, adaptive, next_hour):
+    if _quiet(summary, adaptive, next_hour, by_day=by_day):
         return True
     ahead = _minutes_to_usual_first(summary, next_hour, now)
     return (
