@@ -604,3 +604,16 @@ def test_handlers_read_their_settings_from_the_function_environment(
     finally:
         handler.settings.cache_clear()
     assert {h.rsplit(".", 1)[1] for h, _, _ in stack.STEPS.values()} <= set(dir(handler))
+
+
+@pytest.mark.parametrize(
+    ("execution", "run"),
+    [
+        ("3f0c1a5e-9b1d-4c7e-8a57-1f2e3d4c5b6a", "3f0c1a5e-9b1d-4c7e-8a57-1f2e3d4c5b6a"),
+        ("manual:2026/11/23 run", "manual-2026-11-23-run"),
+        ("--", "run"),
+        ("x" * 80, "x" * 80),
+    ],
+)
+def test_execution_names_become_valid_version_names(execution: str, run: str) -> None:
+    assert steps.run_name(execution) == run

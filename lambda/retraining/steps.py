@@ -31,6 +31,7 @@ anything else fails the step, and the workflow notifies the SNS topic.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -216,6 +217,15 @@ def preflight(
 # --- 2. manifests and datasets ----------------------------------------------------------
 
 
+def run_name(execution_name: str) -> str:
+    """The execution's name as a version name can hold it: Rekognition version names
+    are ``[a-zA-Z0-9_.-]+`` up to 255 characters
+    (https://docs.aws.amazon.com/rekognition/latest/APIReference/API_CreateProjectVersion.html);
+    Step Functions allows more in execution names."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.\-]", "-", execution_name).strip(".-") or "run"
+    return cleaned[: 255 - len(VERSION_PREFIX)]
+
+
 def prepare_data(
     s3: Any,
     rekognition: Any,
@@ -234,6 +244,7 @@ def prepare_data(
     :raises retraining.manifest.ManifestError: fewer than two labels, or a label
         with a single image.
     """
+    run = run_name(run)
     cutoff = now().isoformat(timespec="seconds")
     base = settings.dataset_prefix.rstrip("/") + "/"
     sizes: dict[str, int] = {}
@@ -339,7 +350,7 @@ def start_training(
             )
         if status not in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}:
             return {"ready": False}
-    name = f"{VERSION_PREFIX}{prepared['run']}"[:255]
+    name = f"{VERSION_PREFIX}{prepared['run']}"
     existing = _versions(rekognition, settings, VersionNames=[name])
     if existing:
         arn = existing[0]["ProjectVersionArn"]
