@@ -102,3 +102,47 @@ def test_missing_build_is_reported_not_served(
     monkeypatch.setattr(web_preview, "DIST", tmp_path)
     assert web_preview.main(["--offline", "--port", "0"]) == 2
     assert "npm run build:web" in capsys.readouterr().err
+
+
+def _call(server: PreviewServer, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    request = urllib.request.Request(  # noqa: S310 (loopback)
+        f"{server.origin}{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": "offline", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request) as response:  # noqa: S310
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def test_offline_feedback_and_review_answer_in_the_apis_contract() -> None:
+    """The page's browser tests run against these answers: they must be the API's shapes."""
+    from inference_api.models import ROUTES
+
+    from tests.api_events import check_contract
+
+    def checked(method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        status, answer = _call(server, method, path, body)
+        check_contract({"httpMethod": method, "path": path}, status, answer)
+        return status, answer
+
+    assert {r.path for r in ROUTES} >= {"/v1/feedback", "/v1/review", "/v1/models"}
+    with PreviewServer() as server:
+        key = f"users/{web_preview.OFFLINE_USER['sub']}/a.jpg"
+        server.uploads[key] = b"\xff\xd8photo"
+        feedback = {"s3_key": key, "model_version": "v1", "answered": [], "label": "qr_code"}
+
+        assert checked("GET", "/v1/models")[1]["labels"] == web_preview.recorded_labels()
+        assert checked("POST", "/v1/feedback", {**feedback, "s3_key": "users/x/a.jpg"})[0] == 403
+        assert checked("POST", "/v1/feedback", {**feedback, "label": "new thing"})[0] == 400
+        status, sent = checked("POST", "/v1/feedback", feedback)
+        assert (status, sent["status"]) == (200, "pending")
+        status, queue = checked("GET", "/v1/review")
+        assert [item["feedback_id"] for item in queue["items"]] == [sent["feedback_id"]]
+        review = {"feedback_id": sent["feedback_id"], "action": "discard"}
+        assert checked("POST", "/v1/review", review)[1]["status"] == "discarded"
+        assert checked("POST", "/v1/review", review)[0] == 409
+        assert checked("GET", "/v1/review")[1]["items"] == []
