@@ -199,3 +199,34 @@ def test_cli_reports_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixt
 
     assert code == 1
     assert "is not a folder" in capsys.readouterr().err
+
+
+def _images(label: str, count: int, start: int = 0) -> list[manifest.Labelled]:
+    return [manifest.Labelled(f"{label}/{n:04}.jpg", label) for n in range(start, start + count)]
+
+
+def test_stable_split_keeps_the_test_set_when_images_are_added() -> None:
+    """What the retraining workflow relies on to compare versions on the same test images."""
+    before = _images("with_qr", 50) + _images("without_qr", 50)
+    after = before + _images("with_qr", 5, start=50)  # feedback adds five with_qr photos
+
+    _, test_before = manifest.stable_split(before, 0.2, seed=42)
+    _, test_after = manifest.stable_split(after, 0.2, seed=42)
+    _, shuffled_after = manifest.split(after, 0.2, seed=42)
+    _, shuffled_before = manifest.split(before, 0.2, seed=42)
+
+    kept = set(test_before) & set(test_after)
+    assert len(test_after) == 21  # round(55 * 0.2) + 10
+    assert len(kept) >= 19  # at most one with_qr test image displaced by a newcomer
+    assert {i for i in test_before if i.label == "without_qr"} == {
+        i for i in test_after if i.label == "without_qr"
+    }, "one label's new images never move another label's test images"
+    # The seeded shuffle reshuffles everything after the label that grew (its RNG is shared).
+    assert len(set(shuffled_before) & set(shuffled_after)) < len(kept)
+
+
+def test_stable_split_does_not_depend_on_the_order_images_come_in() -> None:
+    images = _images("a", 30) + _images("b", 12)
+
+    assert manifest.stable_split(images, 0.25, 7) == manifest.stable_split(images[::-1], 0.25, 7)
+    assert manifest.stable_split(images, 0.25, 7) != manifest.stable_split(images, 0.25, 8)

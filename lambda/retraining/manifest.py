@@ -19,6 +19,7 @@ the root have no label: they are reported, never dropped silently.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -174,11 +175,40 @@ def manifest_lines(
     ]
 
 
-def split(
+def stable_split(
     images: list[Labelled], test_fraction: float, seed: int
+) -> tuple[list[Labelled], list[Labelled]]:
+    """Like :func:`split`, but each label's test images are those whose
+    ``sha256(seed/path)`` sorts first, so that a run with more images keeps
+    (almost) the same test set: an image stays in it unless the label's test
+    count is reached by images that sort before it, and one label's images never
+    move another's. The retraining workflow uses it, so that the new and the
+    active versions' F1 come from nearly the same test images.
+
+    :raises ManifestError: as :func:`split`.
+    """
+    return split(images, test_fraction, seed, order=_hash_order(seed))
+
+
+def _hash_order(seed: int) -> Callable[[list[Labelled]], list[Labelled]]:
+    def order(members: list[Labelled]) -> list[Labelled]:
+        return sorted(
+            members, key=lambda i: hashlib.sha256(f"{seed}/{i.path}".encode()).hexdigest()
+        )
+
+    return order
+
+
+def split(
+    images: list[Labelled],
+    test_fraction: float,
+    seed: int,
+    order: Callable[[list[Labelled]], list[Labelled]] | None = None,
 ) -> tuple[list[Labelled], list[Labelled]]:
     """Per label, a seeded ``test_fraction`` of images goes to the test set (at least one each).
 
+    :param order: puts a label's images in the order the test set is taken from
+        (default: a shuffle seeded once for the whole split).
     :raises ManifestError: when a label has too few images to give one to each set.
     """
     if not 0 < test_fraction < 1:
@@ -194,8 +224,11 @@ def split(
     for label, members in sorted(by_label.items()):
         if len(members) < 2:
             raise ManifestError(f"label {label!r} has 1 image; a train/test split needs at least 2")
-        shuffled = members[:]
-        rng.shuffle(shuffled)
+        if order is None:
+            shuffled = members[:]
+            rng.shuffle(shuffled)
+        else:
+            shuffled = order(members)
         count = min(len(members) - 1, max(1, round(len(members) * test_fraction)))
         test.extend(shuffled[:count])
         train.extend(shuffled[count:])

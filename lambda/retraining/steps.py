@@ -11,7 +11,8 @@ and its answer is merged under a key of its own. Steps, in order:
 2. :func:`prepare_data`: the base images (``dataset_prefix``, one folder per
    label) plus every confirmed feedback item become train and test
    manifests, built by :mod:`retraining.manifest` (the code of
-   ``tools.models manifest``), written under ``manifests/retraining/<run>/``;
+   ``tools.models manifest``; a hash-ordered split, so that runs share
+   nearly the same test images), written under ``manifests/retraining/<run>/``;
    the project's datasets are replaced by datasets made from them.
 3. :func:`start_training`: once both datasets are built, creates the
    project version ``retrain-<run>`` (idempotent: a retry finds it) and marks
@@ -284,7 +285,7 @@ def prepare_data(
     result = manifest.collect(
         [k for k in sizes if k not in too_big], read, label=lambda key: labels.get(key)
     )
-    train, test = manifest.split(result.images, settings.test_fraction, seed=42)
+    train, test = manifest.stable_split(result.images, settings.test_fraction, seed=42)
     bucket_url = f"s3://{settings.training_bucket}/"
     datasets = []
     created = now().strftime("%Y-%m-%dT%H:%M:%S.000")

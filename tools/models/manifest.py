@@ -20,6 +20,7 @@ from retraining.manifest import (
     scan_local,
     scan_s3,
     split,
+    stable_split,
 )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "scan_local",
     "scan_s3",
     "split",
+    "stable_split",
 ]
