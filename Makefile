@@ -70,7 +70,7 @@ preview-offline: setup web ## Serve the page on localhost:5173 with recorded res
 	python -m tools.web_preview --offline
 
 screenshots: setup web ## Refresh docs/screenshots/ (the README's) from the browser tests
-	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots pytest -q tests/test_web_page.py -k "labels_mode or face_search or face_analysis or japanese"
+	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots pytest -q tests/test_web_page.py -k "labels_mode or face_search or face_analysis or japanese or reviewer_confirms"
 
 bench: setup web ## Benchmarks (print figures): cost simulator per stage, API handler overhead, page photo preparation
 	python -m tools.cost bench --stage dev
