@@ -298,3 +298,24 @@ def test_the_failure_notification_itself_failing_still_fails_the_run(
 
     assert run.status == "FAILED"
     assert run.error == "SNS.KMSAccessDeniedException"
+
+
+def test_the_steps_get_every_setting_their_handler_reads(
+    template: dict[str, Any], stage: str
+) -> None:
+    import re
+    from pathlib import Path
+
+    source = (Path(__file__).parent.parent / "lambda" / "retraining" / "handler.py").read_text()
+    read = set(re.findall(r'env(?:\.get\(|\[)\s*"([A-Z_]+)"', source))
+    functions = resources_of_type(template, "AWS::Lambda::Function")
+
+    assert len(read) == 10
+    for step in STEPS:
+        props = functions[logical_id(template, "AWS::Lambda::Function", f"Retraining{step}")][
+            "Properties"
+        ]
+        variables = props["Environment"]["Variables"]
+        assert read <= set(variables), (step, read - set(variables))
+        machine = variables["STATE_MACHINE_ARN"]["Fn::Join"][1]
+        assert machine[-1] == f":stateMachine:imgrec-{stage}-retraining"
