@@ -307,7 +307,7 @@ def test_the_steps_get_every_setting_their_handler_reads(
     from pathlib import Path
 
     source = (Path(__file__).parent.parent / "lambda" / "retraining" / "handler.py").read_text()
-    read = set(re.findall(r'env(?:\.get\(|\[)\s*"([A-Z_]+)"', source))
+    read = set(re.findall(r'env(?:\.get\(|\[)\s*"([A-Z0-9_]+)"', source))
     functions = resources_of_type(template, "AWS::Lambda::Function")
 
     assert len(read) == 10
