@@ -253,6 +253,27 @@ def test_an_upload_rekognition_cannot_train_on_is_refused_before_any_copy(
     assert (got, answer["error"]["code"]) == (status, code)
 
 
+@pytest.mark.parametrize(
+    ("code", "http", "status", "answer"),
+    [
+        ("NoSuchKey", 404, 404, "upload_not_found"),  # expired between HEAD and GET
+        ("AccessDenied", 403, 404, "upload_not_found"),  # the same, to a role that may not list
+        ("InvalidRange", 416, 400, "corrupt_image"),  # an empty upload has no byte 0
+        ("InternalError", 500, 503, "upstream_unavailable"),
+    ],
+)
+def test_the_header_read_failing_is_answered_as_what_it_means(
+    api: Aws, code: str, http: int, status: int, answer: str
+) -> None:
+    head(api)
+    pointer(api)
+    api.s3.add_client_error("get_object", code, "S3 says so", http)
+
+    got, body_, _ = api.call(feedback_event())
+
+    assert (got, body_["error"]["code"]) == (status, answer)
+
+
 def test_no_promoted_model_is_409(api: Aws) -> None:
     head(api)
     api.dynamodb.add_response("get_item", {}, {"TableName": USAGE_TABLE, "Key": POINTER_KEY})
@@ -272,6 +293,17 @@ def test_throttled_copy_is_429_and_nothing_is_recorded(api: Aws) -> None:
 
     assert (status, answer["error"]["code"]) == (429, "throttled")
     assert int(headers["Retry-After"]) > 0
+
+
+def test_an_upload_expiring_during_the_copy_is_404(api: Aws) -> None:
+    head(api)
+    pointer(api)
+    first_bytes(api)
+    api.s3.add_client_error("copy_object", "NoSuchKey", "The specified key does not exist.", 404)
+
+    status, answer, _ = api.call(feedback_event())
+
+    assert (status, answer["error"]["code"]) == (404, "upload_not_found")
 
 
 def test_throttled_table_write_is_429(api: Aws) -> None:

@@ -45,6 +45,7 @@ from imaging import CUSTOM_LABELS, MB, ImageError, check_image
 
 from inference_api.errors import ApiError
 from inference_api.service import (
+    NOT_FOUND_CODES,
     Clients,
     Settings,
     State,
@@ -137,15 +138,31 @@ def _check_known(state: State, label: str, *, new_label: bool, field_name: str =
 
 
 def _check_pixels(settings: Settings, clients: Clients, key: str, field_name: str) -> None:
-    """Format and size from the upload's first bytes (a ranged GET), against training limits."""
-    head = aws(
-        clients,
-        "s3",
-        "get_object",
-        Bucket=settings.uploads_bucket,
-        Key=key,
-        Range=f"bytes=0-{HEADER_BYTES - 1}",
-    )
+    """Format and size from the upload's first bytes (a ranged GET), against training limits.
+
+    An upload gone since HeadObject (NoSuchKey, or the 403 S3 gives a role that
+    may not list) is 404; an empty one (S3 answers a range on it with 416
+    ``InvalidRange``) is 400 ``corrupt_image``.
+    """
+    try:
+        head = aws(
+            clients,
+            "s3",
+            "get_object",
+            Bucket=settings.uploads_bucket,
+            Key=key,
+            Range=f"bytes=0-{HEADER_BYTES - 1}",
+        )
+    except ApiError as exc:
+        if exc.aws_code in NOT_FOUND_CODES:
+            raise ApiError(
+                404, "upload_not_found", "no upload with that key", field_name, cause=exc.cause
+            ) from None
+        if exc.aws_code == "InvalidRange":
+            raise ApiError(
+                400, "corrupt_image", "the upload is empty", field_name, cause=exc.cause
+            ) from None
+        raise
     data = head["Body"].read()
     try:
         check_image(data, TRAINING_LIMITS)
@@ -191,7 +208,14 @@ def submit(
     _check_pixels(settings, clients, request.s3_key, "s3_key")
     feedback_id = feedback_id_for(request.s3_key)
     target = training_key(label, feedback_id, _extension(request.s3_key))
-    _copy(settings, clients, request.s3_key, target)
+    try:
+        _copy(settings, clients, request.s3_key, target)
+    except ApiError as exc:
+        if exc.aws_code in NOT_FOUND_CODES:  # expired a moment ago
+            raise ApiError(
+                404, "upload_not_found", "no upload with that key", "s3_key", cause=exc.cause
+            ) from None
+        raise
     best = max(request.answered, key=lambda a: a.confidence, default=None)
     agreed = best is not None and best.name == label
     item: dict[str, Any] = {
