@@ -34,12 +34,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.config import StageConfig
 from stacks.guard_rules import limit_grants_to_aws_services
-from stacks.lambda_defaults import METRICS_NAMESPACE, python_function
+from stacks.lambda_defaults import METRICS_NAMESPACE, dead_letter_queue, python_function
 from stacks.recognition import Recognition
 
 
@@ -92,13 +91,7 @@ class CostGuard(Construct):
         )
         if config.notification_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.notification_email))
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetters")
         self.function = self._build_function(config, recognition, model_usage)
         self.rule = events.Rule(
             self,

@@ -59,6 +59,18 @@ RETENTION: dict[int, logs.RetentionDays] = {
 """CloudWatch Logs retention in days -> CDK enum (the values config.py accepts)."""
 
 
+def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
+    """An SQS dead-letter queue: SSE-SQS, SSL-only, messages kept 14 days (SQS's longest:
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html)."""
+    return sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+
+
 def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
     """The AWS-published Powertools layer (Python 3.14, arm64) at :data:`POWERTOOLS_VERSION`."""
     arn = ssm.StringParameter.value_for_string_parameter(

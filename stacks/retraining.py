@@ -44,20 +44,19 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from stacks.config import RetrainingSettings, StageConfig
-from stacks.lambda_defaults import RETENTION, python_function
+from stacks.inference_api import FEEDBACK_PREFIX
+from stacks.lambda_defaults import RETENTION, dead_letter_queue, python_function
 from stacks.recognition import Recognition
 from stacks.storage import REKOGNITION_OUTPUT_PREFIX
 from stacks.tables import FEEDBACK_BY_STATUS_INDEX
 
 MANIFEST_PREFIX = "manifests/retraining/"
 DATASETS_PREFIX = "datasets/"
-FEEDBACK_PREFIX = "feedback/"
 RETRYABLE = ["RetryableError", "Lambda.TooManyRequestsException"]
 """Errors the workflow retries besides Lambda's service errors: the steps' transient AWS
 failures (``retraining.steps.RetryableError``) and Lambda throttling the invocation
@@ -131,7 +130,7 @@ class Retraining(Construct):
             )
             for step, (handler, memory, timeout) in STEPS.items()
         }
-        self._grant(recognition, training, feedback, model_usage, state_machine_arn, settings)
+        self._grant(recognition, training, feedback, model_usage, state_machine_arn)
 
         log_group = logs.LogGroup(
             self,
@@ -158,13 +157,7 @@ class Retraining(Construct):
                 actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[topic_key.key_arn]
             )
         )
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "ScheduleDeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dead_letter_queue = dead_letter_queue(self, "ScheduleDeadLetters")
         alarm = cloudwatch.Alarm(
             self,
             "ScheduleDeadLetterMessages",
@@ -387,7 +380,6 @@ class Retraining(Construct):
         feedback: dynamodb.ITable,
         model_usage: dynamodb.ITable,
         state_machine_arn: str,
-        settings: RetrainingSettings,
     ) -> None:
         stack = Stack.of(self)
         project_name = recognition.project.project_name

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY
+from imaging import HEADER_BYTES
 from inference_api import feedback, handler
 
 from tests.api_events import OTHER_USER, USER, b64, image_bytes, rest_event
@@ -69,11 +70,11 @@ def head(stub: Aws, size: int = len(JPEG), key: str = KEY) -> None:
 
 def first_bytes(stub: Aws, data: bytes = JPEG, key: str = KEY) -> None:
     """The ranged GET of the upload's header (at most 256 KB come back)."""
-    part = data[: feedback.HEADER_BYTES]
+    part = data[:HEADER_BYTES]
     stub.s3.add_response(
         "get_object",
         {"Body": StreamingBody(io.BytesIO(part), len(part)), "ContentLength": len(part)},
-        {"Bucket": BUCKET, "Key": key, "Range": f"bytes=0-{feedback.HEADER_BYTES - 1}"},
+        {"Bucket": BUCKET, "Key": key, "Range": f"bytes=0-{HEADER_BYTES - 1}"},
     )
 
 

@@ -74,12 +74,7 @@ class Aws:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)  # credentials: tests/conftest.py's
     clients = {
         name: boto3.client(name, config=handler.CONFIG)
         for name in ("stepfunctions", "rekognition", "s3", "dynamodb")

@@ -37,6 +37,14 @@ CUSTOM_LABELS = ImageLimits(
     "DetectCustomLabels", 4 * MB, 15 * MB, min_side=64, max_side=4096, max_aspect_ratio=20
 )
 FACES = ImageLimits("face APIs", 5 * MB, 15 * MB, min_side=80)
+TRAINING = ImageLimits(
+    "Custom Labels training", 15 * MB, 15 * MB, min_side=64, max_side=4096, max_aspect_ratio=20
+)
+"""Training images: JPEG or PNG, up to 15 MB, 64-4096 px per side, at most 20:1
+(https://docs.aws.amazon.com/rekognition/latest/customlabels-dg/limits.html)."""
+HEADER_BYTES = 256 * 1024
+"""Bytes from the start of a stored image that hold its JPEG or PNG header (what
+:func:`read_header` needs; a ranged GET reads no more, the size is checked apart)."""
 
 
 @dataclass(frozen=True)

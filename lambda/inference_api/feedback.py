@@ -37,11 +37,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from imaging import CUSTOM_LABELS, MB, ImageError, check_image
+from imaging import HEADER_BYTES, TRAINING, ImageError, check_image
 
 from inference_api.errors import ApiError
 from inference_api.service import (
@@ -62,13 +61,8 @@ REVIEWERS_GROUP = "reviewers"
 BY_STATUS_INDEX = "by-status"
 REVIEW_PAGE_SIZE = 50
 IMAGE_URL_EXPIRY_SECONDS = 300
-HEADER_BYTES = 256 * 1024
-"""Bytes read from the start of an upload to check its format and pixel size."""
-TRAINING_LIMITS = replace(
-    CUSTOM_LABELS, api="Custom Labels training", max_bytes=15 * MB, max_s3_bytes=15 * MB
-)
-"""Training images: JPEG or PNG, up to 15 MB, 64-4096 px per side, at most 20:1
-(https://docs.aws.amazon.com/rekognition/latest/customlabels-dg/limits.html)."""
+TRAINING_LIMITS = TRAINING
+"""A feedback photo becomes a training image: :data:`imaging.TRAINING`'s limits."""
 LABEL_PATTERN = re.compile(r"^[^\W_][\w .\-]{0,99}$")
 """Labels are folder names: a letter or digit (any script) first, then letters,
 digits, ``_``, ``-``, ``.`` or spaces, at most 100 characters (Custom Labels
@@ -184,10 +178,38 @@ def _copy(
     )
 
 
-def _answered(answered: list[Any]) -> list[dict[str, Any]]:
-    return [
-        {"M": {"name": {"S": a.name}, "confidence": {"N": f"{a.confidence:.3f}"}}} for a in answered
-    ]
+def _pending_item(
+    feedback_id: str,
+    origin: str,
+    user_id: str,
+    source: str,
+    target: str,
+    model_version: str,
+    answered: list[tuple[str, float]],
+) -> dict[str, Any]:
+    """A ``pending`` feedback item (the module docstring lists its attributes), with the
+    answer's labels as (name, percent) and its best one as ``answered_label``."""
+    item: dict[str, Any] = {
+        "feedback_id": {"S": feedback_id},
+        "status": {"S": "pending"},
+        "created_at": {"S": _now()},
+        "origin": {"S": origin},
+        "user_id": {"S": user_id},
+        "source_key": {"S": source},
+        "training_key": {"S": target},
+        "model_version": {"S": model_version},
+        "answered": {
+            "L": [
+                {"M": {"name": {"S": name}, "confidence": {"N": f"{confidence:.3f}"}}}
+                for name, confidence in answered
+            ]
+        },
+    }
+    best = max(answered, key=lambda a: a[1], default=None)
+    if best is not None:
+        item["answered_label"] = {"S": best[0]}
+        item["answered_confidence"] = {"N": f"{best[1]:.3f}"}
+    return item
 
 
 def submit(
@@ -216,25 +238,21 @@ def submit(
                 404, "upload_not_found", "no upload with that key", "s3_key", cause=exc.cause
             ) from None
         raise
-    best = max(request.answered, key=lambda a: a.confidence, default=None)
-    agreed = best is not None and best.name == label
-    item: dict[str, Any] = {
-        "feedback_id": {"S": feedback_id},
-        "status": {"S": "pending"},
-        "created_at": {"S": _now()},
-        "origin": {"S": "person"},
-        "user_id": {"S": user_id},
-        "source_key": {"S": request.s3_key},
-        "training_key": {"S": target},
+    item = _pending_item(
+        feedback_id,
+        "person",
+        user_id,
+        request.s3_key,
+        target,
+        request.model_version,
+        [(a.name, a.confidence) for a in request.answered],
+    )
+    agreed = item.get("answered_label", {}).get("S") == label
+    item |= {
         "label": {"S": label},
         "new_label": {"BOOL": label not in state.known_labels},
-        "model_version": {"S": request.model_version},
-        "answered": {"L": _answered(request.answered)},
         "agreed": {"BOOL": agreed},
     }
-    if best is not None:
-        item["answered_label"] = {"S": best.name}
-        item["answered_confidence"] = {"N": f"{best.confidence:.3f}"}
     previous = aws(
         clients,
         "dynamodb",
@@ -292,26 +310,17 @@ def queue_low_confidence(
                 Body=data,
                 ContentType=f"image/{'png' if extension == 'png' else 'jpeg'}",
             )
-        item: dict[str, Any] = {
-            "feedback_id": {"S": feedback_id},
-            "status": {"S": "pending"},
-            "created_at": {"S": _now()},
-            "origin": {"S": "low_confidence"},
-            "user_id": {"S": user_id},
-            "source_key": {"S": source},
-            "training_key": {"S": target},
-            "model_version": {"S": version_name(arn)},
-            "answered": {
-                "L": [
-                    {"M": {"name": {"S": x["name"]}, "confidence": {"N": f"{x['confidence']:.3f}"}}}
-                    for x in labels[:10]
-                ]
-            },
-        }
-        if best is not None:
-            item["label"] = {"S": best["name"]}
-            item["answered_label"] = {"S": best["name"]}
-            item["answered_confidence"] = {"N": f"{best['confidence']:.3f}"}
+        item = _pending_item(
+            feedback_id,
+            "low_confidence",
+            user_id,
+            source,
+            target,
+            version_name(arn),
+            [(x["name"], x["confidence"]) for x in labels[:10]],
+        )
+        if suggested is not None:
+            item["label"] = {"S": suggested}
         # A person's feedback on this photo may already be there: never overwrite it.
         aws(
             clients,

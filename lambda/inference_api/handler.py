@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -64,18 +64,20 @@ CORS = (
 app = APIGatewayRestResolver(cors=CORS)
 
 
-def usage_write_failed(error: ApiError) -> None:
-    """A model's last use could not be recorded: log it and count it; the answer stands."""
-    logger.warning("usage write failed", extra={"code": error.aws_code, "cause": error.cause})
-    metrics.add_metric(name="UsageWriteFailures", unit=MetricUnit.Count, value=1)
+def _reported(what: str, metric: str) -> Callable[[ApiError], None]:
+    """A write that failed after the (billed) answer: log it, count it; the answer stands."""
+
+    def report(error: ApiError) -> None:
+        logger.warning(f"{what} failed", extra={"code": error.aws_code, "cause": error.cause})
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+
+    return report
 
 
-def review_queue_failed(error: ApiError) -> None:
-    """A low-confidence answer could not be queued for review: log and count; the answer stands."""
-    logger.warning(
-        "review queue write failed", extra={"code": error.aws_code, "cause": error.cause}
-    )
-    metrics.add_metric(name="ReviewQueueFailures", unit=MetricUnit.Count, value=1)
+usage_write_failed = _reported("usage write", "UsageWriteFailures")
+"""A model's last use could not be recorded."""
+review_queue_failed = _reported("review queue write", "ReviewQueueFailures")
+"""A low-confidence answer could not be queued for review."""
 
 
 STATE = service.State(

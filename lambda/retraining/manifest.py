@@ -28,13 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from imaging import MB, ImageError, ImageLimits, check_image
+from imaging import TRAINING, ImageError, check_image
 
-TRAINING_LIMITS = ImageLimits(
-    "Custom Labels training", 15 * MB, 15 * MB, min_side=64, max_side=4096, max_aspect_ratio=20
-)
-"""Training images: JPEG or PNG, up to 15 MB, 64-4096 px per side
-(https://docs.aws.amazon.com/rekognition/latest/customlabels-dg/limits.html)."""
+TRAINING_LIMITS = TRAINING
+"""Training images: :data:`imaging.TRAINING` (JPEG or PNG, up to 15 MB, 64-4096 px)."""
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 ATTRIBUTE = "imgrec-classification"

@@ -38,18 +38,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 from cost_guard.table import ACTIVE_POINTER_KEY
+from imaging import HEADER_BYTES
 from inference_api.errors import THROTTLED, TRANSIENT_SDK_ERRORS, UNAVAILABLE
+from inference_api.feedback import BY_STATUS_INDEX as FEEDBACK_BY_STATUS_INDEX
 
 from retraining import manifest
 
-FEEDBACK_BY_STATUS_INDEX = "by-status"
 MANIFEST_PREFIX = "manifests/retraining/"
 OUTPUT_PREFIX = "rekognition-output/"
 """Where Rekognition writes training output (the training bucket policy allows only it)."""
 VERSION_PREFIX = "retrain-"
-HEADER_BYTES = 256 * 1024
 RETRYABLE_CODES = THROTTLED | UNAVAILABLE
 """The API's classification (``inference_api.errors``): throttling and AWS-side failures."""
 
@@ -110,8 +110,6 @@ def call(client: Any, operation: str, **params: Any) -> Any:
         raise
     except TRANSIENT_SDK_ERRORS as exc:
         raise RetryableError(f"{operation}: {type(exc).__name__}") from exc
-    except BotoCoreError:
-        raise
 
 
 def _pages(

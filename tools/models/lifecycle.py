@@ -17,13 +17,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from cost_guard.usage_store import ACTIVE_POINTER_KEY
+from retraining.steps import OUTPUT_PREFIX as OUTPUT_PREFIX  # the CLI trains with it too
 from retraining.steps import Evaluation as Evaluation  # re-exported (tools.models)
 from retraining.steps import LabelScore as LabelScore  # re-exported: tools.models prints them
 from retraining.steps import read_evaluation
 
-OUTPUT_PREFIX = (
-    "rekognition-output/"  # the prefix the training bucket policy lets Rekognition write
-)
 TERMINAL_TRAINING = frozenset({"TRAINING_COMPLETED", "TRAINING_FAILED"})
 
 
