@@ -11,6 +11,12 @@ Sources:
 * Face APIs (DetectFaces, SearchFacesByImage, IndexFaces): bytes up to 5 MB,
   S3 objects up to 15 MB, JPEG or PNG, at least 80 pixels per side
   (https://docs.aws.amazon.com/rekognition/latest/dg/limits.html).
+* Code reading (``POST /v1/codes``): decoded in the function, not by
+  Rekognition. Bytes up to 5 MB (so the optional DetectText fallback, a
+  non-storage Rekognition API, takes the same bytes), uploads up to 15 MB;
+  sides from 32 px (smaller holds no readable code) to 8192 px, the project's
+  own bound on memory and decode time (an 8192 x 8192 greyscale image is
+  64 MB in the function's 1,024 MB).
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ TRAINING = ImageLimits(
 )
 """Training images: JPEG or PNG, up to 15 MB, 64-4096 px per side, at most 20:1
 (https://docs.aws.amazon.com/rekognition/latest/customlabels-dg/limits.html)."""
+CODES = ImageLimits("code reading", 5 * MB, 15 * MB, min_side=32, max_side=8192)
+"""What ``POST /v1/codes`` decodes (see the module docstring)."""
 HEADER_BYTES = 256 * 1024
 """Bytes from the start of a stored image that hold its JPEG or PNG header (what
 :func:`read_header` needs; a ranged GET reads no more, the size is checked apart)."""

@@ -50,7 +50,7 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "invalid_image": (400, "Rekognition could not read the image"),
     "corrupt_image": (400, "the JPEG or PNG header cannot be read"),
     "image_too_small": (400, "a side is under the API's minimum (64 px labels, 80 px faces)"),
-    "image_dimensions": (400, "a side is over 4096 px (labels)"),
+    "image_dimensions": (400, "a side is over 4096 px (labels) or 8192 px (codes)"),
     "image_aspect_ratio": (400, "the aspect ratio is over 20:1 (labels)"),
     "invalid_label": (400, "a label that cannot be a folder name (1-100 letters, digits, _-. )"),
     "unknown_label": (400, "not a label of the project; new_label: true proposes a new one"),

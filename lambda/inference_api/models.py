@@ -85,6 +85,37 @@ class FaceAnalyzeRequest(_Body):
     image: ImageRef
 
 
+CodeFormat = Literal[
+    "qr_code",
+    "micro_qr_code",
+    "rmqr_code",
+    "data_matrix",
+    "aztec",
+    "pdf417",
+    "ean_13",
+    "ean_8",
+    "upc_a",
+    "upc_e",
+    "code_128",
+    "code_39",
+    "code_93",
+    "codabar",
+    "itf",
+    "databar",
+]
+"""The symbologies ``POST /v1/codes`` reads (``inference_api.codes.FORMATS``)."""
+
+
+class CodesRequest(_Body):
+    image: ImageRef
+    formats: list[CodeFormat] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=16,
+        description="read only these symbologies (faster, fewer false reads); all when omitted",
+    )
+
+
 class AnsweredLabel(_Body):
     name: str = Field(min_length=1, max_length=255)
     confidence: float = Field(ge=0, le=100, description="percent, as the labels answer gave it")
@@ -159,6 +190,48 @@ class LabelsResponse(_Answer):
     review_requested: bool = Field(
         description="the best label was under the stage's review threshold: the photo was "
         "queued for a reviewer"
+    )
+
+
+class Point(_Answer):
+    """A corner, as ratios of the image's width and height (0-1) from the top-left corner."""
+
+    x: float
+    y: float
+
+
+class Isbn(_Answer):
+    isbn13: str = Field(description="13 digits, no hyphens; its check digit holds")
+    isbn10: str | None = Field(description="10 characters (last may be X); null for 979 numbers")
+
+
+class Code(_Answer):
+    format: str = Field(
+        description="symbology (one of the request's formats), or 'text' for an ISBN read "
+        "from printed text"
+    )
+    text: str = Field(description="the decoded content (a URL, digits, any text)")
+    source: Literal["barcode", "text"] = Field(
+        description="barcode: decoded from the symbol; text: a printed ISBN found by "
+        "Rekognition DetectText (the stage's fallback)"
+    )
+    bounding_box: BoundingBox
+    polygon: list[Point] = Field(
+        description="the code's corners, clockwise from top-left as read (a tilted code's "
+        "box holds it, its polygon follows it)"
+    )
+    isbn: Isbn | None = Field(
+        description="an EAN-13 starting 978/979 whose check digit holds (the 5-digit price "
+        "add-on is never read), or a printed ISBN; null otherwise"
+    )
+
+
+class CodesResponse(_Answer):
+    codes: list[Code] = Field(description="every code found, in reading order; empty if none")
+    text_search: Literal["off", "not_needed", "done", "failed"] = Field(
+        description="the printed-ISBN fallback (Rekognition DetectText, billed per image): "
+        "off for this stage, not_needed (a barcode gave an ISBN, or ean_13 was not asked "
+        "for), done, or failed (logged; the barcodes found are still answered)"
     )
 
 
@@ -339,6 +412,15 @@ ROUTES = (
         "Age range, emotions, smile and glasses of every face (DetectFaces)",
         FaceAnalyzeRequest,
         FaceAnalyzeResponse,
+        BODY_ERRORS + IMAGE_ERRORS + COMMON_ERRORS,
+    ),
+    Route(
+        "POST",
+        "/v1/codes",
+        "QR codes, barcodes and ISBNs in the photo, decoded in milliseconds with no model "
+        "(and printed ISBNs through DetectText where the stage turns it on)",
+        CodesRequest,
+        CodesResponse,
         BODY_ERRORS + IMAGE_ERRORS + COMMON_ERRORS,
     ),
     Route(

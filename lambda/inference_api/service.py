@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, StubResponseError
@@ -245,8 +245,15 @@ def rekognition_image(
     return {"S3Object": {"Bucket": settings.uploads_bucket, "Name": key}}
 
 
+class UploadsBucket(Protocol):
+    """What :func:`own_upload` reads of a function's settings."""
+
+    @property
+    def uploads_bucket(self) -> str: ...
+
+
 def own_upload(
-    settings: Settings,
+    settings: UploadsBucket,
     clients: Clients,
     user_id: str,
     key: str,
