@@ -133,6 +133,14 @@ class FeedbackSettings(_Strict):
     (its photo copied into the training data, pending); 0 turns this off."""
 
 
+class CodesSettings(_Strict):
+    """The code reader (``POST /v1/codes``): QR codes, barcodes and ISBNs, with no model."""
+
+    text_fallback: bool = False
+    """Read printed ISBNs (``ISBN 978-4-...``) with Rekognition DetectText when no barcode
+    gave one: billed per image (https://aws.amazon.com/rekognition/pricing/), no model."""
+
+
 SCHEDULE_PATTERN = r"^(rate\(([1-9]\d*) (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$"
 """EventBridge schedule expressions: ``rate(7 days)`` or ``cron(0 18 ? * SUN *)``
 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html)."""
@@ -186,6 +194,7 @@ class StageConfig(_Strict):
     model's rhythm, stop sooner when nobody will come, pre-start before they do."""
     adaptive: AdaptivePolicy = Field(default_factory=AdaptivePolicy)
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
+    codes: CodesSettings = Field(default_factory=CodesSettings)
     retraining: RetrainingSettings = Field(default_factory=RetrainingSettings)
     auto_start_on_demand: bool = True
     min_inference_units: int = Field(default=1, ge=1, le=64)

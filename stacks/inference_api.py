@@ -14,6 +14,10 @@ Creates
   (``waf_rate_limit`` per 5 minutes) and AWS's common rule set (its 8 KB body
   limit is counted, not blocked: images travel in bodies).
 
+The code reader (``POST /v1/codes``) is a second function with its own role:
+GetObject under ``users/``, and DetectText only where ``codes.text_fallback``
+is on; its layer holds the native decoder (``stacks.native_layer``).
+
 Permissions: DetectCustomLabels and StartProjectVersion on this project's
 versions, DescribeProjectVersions on the project, SearchFacesByImage on the
 collection, DetectFaces (no resource-level permissions exist for it),
@@ -37,6 +41,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from stacks.config import StageConfig
+from stacks.code_reader import CodeReader
 from stacks.lambda_defaults import RETENTION, python_function
 from stacks.recognition import Recognition
 from stacks.tables import FEEDBACK_BY_STATUS_INDEX
@@ -53,7 +58,10 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "feedback"),
     ("GET", "review"),
     ("POST", "review"),
+    ("POST", "codes"),
 )
+CODE_READER_ROUTES = frozenset({("POST", "codes")})
+"""Routes served by the code reader's own function (its layer holds the native decoder)."""
 AWS_MESSAGE = "$context.error.messageString"  # already a quoted JSON string
 GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str, str]] = {
     "PayloadTooLarge": (
@@ -75,7 +83,8 @@ GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str, str]] = {
 class InferenceApi(Construct):
     """The phone's API.
 
-    :ivar function: the Lambda function behind every route.
+    :ivar function: the Lambda function behind every route but ``/v1/codes``.
+    :ivar code_reader: the code reader's function (``POST /v1/codes``).
     :ivar api: the REST API (``api.url`` ends with the stage name).
     :ivar web_acl: the WAFv2 web ACL, or None when the stage has none.
     """
@@ -123,6 +132,7 @@ class InferenceApi(Construct):
         )
         self._grant(recognition, model_usage, faces, uploads)
         self._grant_feedback(training, feedback)
+        self.code_reader = CodeReader(self, "CodeReader", config=config, uploads=uploads).function
         self.api = self._build_api(config, user_pool)
         self.web_acl = self._build_waf(config) if config.waf_enabled else None
 
@@ -229,6 +239,9 @@ class InferenceApi(Construct):
         integration = apigw.LambdaIntegration(
             self.function, timeout=Duration.seconds(29), allow_test_invoke=False
         )
+        code_reader = apigw.LambdaIntegration(
+            self.code_reader, timeout=Duration.seconds(29), allow_test_invoke=False
+        )
         v1 = api.root.add_resource("v1")
         for method, path in ROUTES:
             resource: apigw.IResource = v1
@@ -236,7 +249,7 @@ class InferenceApi(Construct):
                 resource = resource.get_resource(part) or resource.add_resource(part)
             resource.add_method(
                 method,
-                integration,
+                code_reader if (method, path) in CODE_READER_ROUTES else integration,
                 authorizer=authorizer,
                 authorization_type=apigw.AuthorizationType.COGNITO,
                 request_validator=validator,

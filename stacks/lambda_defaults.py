@@ -17,6 +17,7 @@ Every function of the project is built by :func:`python_function`:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
@@ -27,6 +28,12 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from stacks.native_layer import LAYERS, PYTHON_VERSION
+from stacks.native_layer import build as native_layer_build
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+"""Every function's; ``stacks.native_layer`` builds wheels for the same."""
 POWERTOOLS_VERSION = "3.37.0"
 """Powertools release of the layer; tests run the same version from PyPI."""
 LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
@@ -72,11 +79,29 @@ def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
 
 
 def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
-    """The AWS-published Powertools layer (Python 3.14, arm64) at :data:`POWERTOOLS_VERSION`."""
+    """The AWS-published Powertools layer (Python 3.14, arm64) at :data:`POWERTOOLS_VERSION`
+    (one reference per scope, shared by the functions built there)."""
+    existing = scope.node.try_find_child("PowertoolsLayer")
+    if existing is not None:
+        return existing  # type: ignore[return-value]
     arn = ssm.StringParameter.value_for_string_parameter(
         scope, f"/aws/service/powertools/python/arm64/python3.14/{POWERTOOLS_VERSION}"
     )
     return lambda_.LayerVersion.from_layer_version_arn(scope, "PowertoolsLayer", arn)
+
+
+def native_layer(scope: Construct, construct_id: str, name: str) -> lambda_.LayerVersion:
+    """A layer of native wheels for this runtime and architecture (``stacks.native_layer``),
+    built without Docker at synth (or reused while its requirements are unchanged)."""
+    return lambda_.LayerVersion(
+        scope,
+        construct_id,
+        code=lambda_.Code.from_asset(str(native_layer_build(name))),
+        compatible_runtimes=[RUNTIME],
+        compatible_architectures=[ARCHITECTURE],
+        description=f"{name}: native wheels for Python {PYTHON_VERSION} on arm64 "
+        f"({LAYERS[name].name})",
+    )
 
 
 def python_function(
@@ -92,6 +117,7 @@ def python_function(
     environment: dict[str, str],
     dead_letter_queue: sqs.IQueue | None = None,
     reserved_concurrent_executions: int | None = None,
+    extra_layers: Sequence[lambda_.ILayerVersion] = (),
 ) -> lambda_.Function:
     """A project Lambda function with the defaults above.
 
@@ -99,6 +125,7 @@ def python_function(
     :param service: Powertools service name (logs, metrics dimension, traces).
     :param memory_size: MB; chosen per function, never the 128 MB default by accident.
     :param timeout: chosen per function.
+    :param extra_layers: after Powertools' layer (native libraries: :func:`native_layer`).
     """
     log_group = logs.LogGroup(
         scope,
@@ -117,13 +144,13 @@ def python_function(
         scope,
         construct_id,
         description=description,
-        runtime=lambda_.Runtime.PYTHON_3_14,
-        architecture=lambda_.Architecture.ARM_64,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
         code=lambda_.Code.from_asset(
             str(LAMBDA_ROOT), exclude=["__pycache__", "*.pyc", "README.md"]
         ),
         handler=handler,
-        layers=[powertools_layer(scope)],
+        layers=[powertools_layer(scope), *extra_layers],
         role=role,
         memory_size=memory_size,
         timeout=timeout,

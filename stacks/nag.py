@@ -107,7 +107,9 @@ ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
             "resource-level permissions', https://docs.aws.amazon.com/xray/latest/devguide/"
             "security_iam_service-with-iam.html) and the inference API's "
             "rekognition:DetectFaces, which takes no resource ARN (Service Authorization "
-            "Reference, Amazon Rekognition: DetectFaces has no resource type), and the "
+            "Reference, Amazon Rekognition: DetectFaces has no resource type), the code "
+            "reader's rekognition:DetectText where a stage turns the printed-ISBN fallback "
+            "on (no resource type either), and the "
             "retraining workflow's rekognition:DescribeProjects (no resource type either)"
         ),
     ),
@@ -125,7 +127,7 @@ ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
         ),
     ),
     NagAcknowledgement(
-        path="*-Service/InferenceApi/FunctionRole/DefaultPolicy/Resource",
+        path="*-Service/InferenceApi/*FunctionRole/DefaultPolicy/Resource",
         rule_id=(
             'AwsSolutions-IAM5[Resource::{"Fn::GetStackOutput":{"StackName":"{Stage}-Data",'
             '"Region":{"Ref":"AWS::Region"},"OutputName":'
@@ -148,10 +150,10 @@ ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
         ),
     ),
     NagAcknowledgement(
-        path="*-Service/InferenceApi/Function/Resource",
+        path="*-Service/InferenceApi/*Function/Resource",
         rule_id="Serverless-LambdaDLQ",
         reason=(
-            "API Gateway invokes this function synchronously and the caller receives "
+            "API Gateway invokes these functions (the API's and the code reader's) synchronously and the caller receives "
             "every error; AWS Lambda uses a dead-letter queue only for asynchronous "
             "invocations (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html)"
         ),

@@ -39,12 +39,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import zxingcpp
+from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError
 from imaging import CODES, ImageError, check_image
 from PIL import Image, ImageOps
 from stdnum import isbn as stdnum_isbn
 
 from inference_api.errors import ApiError, from_aws
+
+logger = Logger(child=True)
 from inference_api.service import Clients, aws, decode_base64, own_upload
 
 READ_FORMATS: dict[str, Any] = {
@@ -123,7 +126,7 @@ def printed_isbn(line: str) -> dict[str, str | None] | None:
 
     ISBN-10s (older books print them) are answered in both forms.
     """
-    match = _PRINTED_ISBN.search(unicodedata.normalize("NFKC", line).replace("‐", "-"))
+    match = _PRINTED_ISBN.search(unicodedata.normalize("NFKC", line).replace("\u2010", "-"))
     if match is None:
         return None
     number = stdnum_isbn.compact(match.group(1))
@@ -169,6 +172,70 @@ def greyscale(data: bytes) -> Image.Image:
     return pixels
 
 
+MATRIX_FORMATS = frozenset(
+    {"qr_code", "micro_qr_code", "rmqr_code", "data_matrix", "aztec", "pdf417"}
+)
+"""2-D symbols carry Reed-Solomon error correction; a linear code has one check digit at
+most, so the decoder can now and then read a damaged one two ways."""
+BINARIZERS = (
+    zxingcpp.Binarizer.LocalAverage,
+    zxingcpp.Binarizer.GlobalHistogram,
+    zxingcpp.Binarizer.FixedThreshold,
+)
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> float:
+    """Intersection over the smaller box (0-1)."""
+    width = min(a["left"] + a["width"], b["left"] + b["width"]) - max(a["left"], b["left"])
+    height = min(a["top"] + a["height"], b["top"] + b["height"]) - max(a["top"], b["top"])
+    if width <= 0 or height <= 0:
+        return 0.0
+    smaller = min(a["width"] * a["height"], b["width"] * b["height"]) or 1e-9
+    return min(1.0, width * height / smaller)
+
+
+def _settle_conflicts(pixels: Image.Image, codes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Two different texts read from one linear symbol (same format, overlapping boxes):
+    re-read the region with each of :data:`BINARIZERS` and keep only the texts most of
+    those reads give. What is dropped is logged by the caller (``conflicting_reads``)."""
+    conflicted: set[int] = set()
+    for i, a in enumerate(codes):
+        for j in range(i + 1, len(codes)):
+            b = codes[j]
+            if (
+                a["format"] == b["format"]
+                and a["format"] not in MATRIX_FORMATS
+                and a["text"] != b["text"]
+                and _overlap(a["bounding_box"], b["bounding_box"]) > 0.5
+            ):
+                conflicted.update((i, j))
+    if not conflicted:
+        return codes
+    width, height = pixels.size
+    kept = [code for k, code in enumerate(codes) if k not in conflicted]
+    for k in sorted(conflicted):
+        box = codes[k]["bounding_box"]
+        margin_x, margin_y = 0.15 * box["width"], box["height"] + 0.05
+        region = pixels.crop(
+            (
+                int(max(0.0, box["left"] - margin_x) * width),
+                int(max(0.0, box["top"] - margin_y) * height),
+                int(min(1.0, box["left"] + box["width"] + margin_x) * width),
+                int(min(1.0, box["top"] + box["height"] + margin_y) * height),
+            )
+        )
+        votes = sum(
+            any(
+                r.text == codes[k]["_raw"]
+                for r in zxingcpp.read_barcodes(region, formats=codes[k]["_read_as"], binarizer=b)
+            )
+            for b in BINARIZERS
+        )
+        if votes * 2 > len(BINARIZERS):
+            kept.append(codes[k])
+    return sorted(kept, key=codes.index)
+
+
 def read_barcodes(pixels: Image.Image, formats: Sequence[str] = FORMATS) -> list[dict[str, Any]]:
     """Every code of ``formats`` (the API's names) in ``pixels``, in the API's answer shape.
 
@@ -206,9 +273,17 @@ def read_barcodes(pixels: Image.Image, formats: Sequence[str] = FORMATS) -> list
                 "source": "barcode",
                 **_geometry([(c.x / width, c.y / height) for c in corners]),
                 "isbn": isbn_of(text) if name == "ean_13" else None,
+                "_raw": barcode.text,
+                "_read_as": barcode.format,
             }
         )
-    return codes
+    settled = _settle_conflicts(pixels, codes)
+    if len(settled) < len(codes):
+        dropped = [c["format"] for c in codes if c not in settled]
+        logger.warning("conflicting reads of one symbol dropped", extra={"formats": dropped})
+    for code in settled:
+        del code["_raw"], code["_read_as"]
+    return settled
 
 
 def printed_isbns(detections: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
