@@ -40,8 +40,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from stacks.config import StageConfig
 from stacks.code_reader import CodeReader
+from stacks.config import StageConfig
 from stacks.lambda_defaults import RETENTION, python_function
 from stacks.recognition import Recognition
 from stacks.tables import FEEDBACK_BY_STATUS_INDEX

@@ -153,7 +153,8 @@ ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
         path="*-Service/InferenceApi/*Function/Resource",
         rule_id="Serverless-LambdaDLQ",
         reason=(
-            "API Gateway invokes these functions (the API's and the code reader's) synchronously and the caller receives "
+            "API Gateway invokes these functions (the API's and the code reader's) "
+            "synchronously and the caller receives "
             "every error; AWS Lambda uses a dead-letter queue only for asynchronous "
             "invocations (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html)"
         ),

@@ -50,7 +50,8 @@ SAMPLES: dict[str, str] = {
 def _zxing(content: str, fmt: zxingcpp.BarcodeFormat, scale: int) -> Image.Image:
     written = zxingcpp.create_barcode(content, fmt).to_image(scale=scale, add_quiet_zones=True)
     height, width = written.shape[:2]
-    return Image.frombuffer("L", (width, height), bytes(written), "raw", "L", 0, 1).copy()
+    pixels = bytes(memoryview(written))  # type: ignore[arg-type]  # zxing's Image is a buffer
+    return Image.frombuffer("L", (width, height), pixels, "raw", "L", 0, 1).copy()
 
 
 def _python_barcode(kind: str, content: str, module_width: float, **options: object) -> Image.Image:
@@ -62,7 +63,8 @@ def _python_barcode(kind: str, content: str, module_width: float, **options: obj
         "dpi": 300,
     }
     symbol = barcode.get_barcode_class(kind)(content, writer=ImageWriter(), **options)
-    return symbol.render(writer_options).convert("L")
+    rendered: Image.Image = symbol.render(writer_options)
+    return rendered.convert("L")
 
 
 def symbol(fmt: str, content: str | None = None, *, scale: int = 4) -> Image.Image:

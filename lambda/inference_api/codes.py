@@ -46,9 +46,9 @@ from PIL import Image, ImageOps
 from stdnum import isbn as stdnum_isbn
 
 from inference_api.errors import ApiError, from_aws
+from inference_api.service import Clients, aws, decode_base64, own_upload
 
 logger = Logger(child=True)
-from inference_api.service import Clients, aws, decode_base64, own_upload
 
 READ_FORMATS: dict[str, Any] = {
     "qr_code": zxingcpp.BarcodeFormat.QRCode,
@@ -265,7 +265,8 @@ def read_barcodes(pixels: Image.Image, formats: Sequence[str] = FORMATS) -> list
         if name == "upc_a" and len(text) == 13:
             text = text[1:]
         elif name == "upc_e":
-            text = (barcode.extra or {}).get("UPCE", text)
+            extra: Any = barcode.extra  # {"UPCE": "01234565"}: the printed 8 digits
+            text = str(extra.get("UPCE", text)) if isinstance(extra, dict) else text
         codes.append(
             {
                 "format": name,
