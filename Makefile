@@ -18,7 +18,7 @@ STAGE ?=
 STAGE_FLAG := $(if $(STAGE),-c stage=$(STAGE),)
 PY_SOURCES := app.py stacks tests tools lambda
 
-.PHONY: help setup web synth diff deploy integ preview preview-offline screenshots bench traces test lint format typecheck pytest snapshot-update clean
+.PHONY: help setup web layers synth diff deploy integ preview preview-offline screenshots bench traces test lint format typecheck pytest snapshot-update clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -44,7 +44,10 @@ assets/web/dist/index.html: node_modules/.installed $(WEB_SOURCES)
 # rebuilt only when its sources changed, once per synth whichever way synth starts.
 web: assets/web/dist/index.html ## Build the quick-test page into assets/web/dist (Vite)
 
-synth: setup web ## Synthesize every stage into cdk.out (STAGE=dev for one)
+layers: setup ## Build the Lambda layers' native wheels for arm64 / Python 3.14 into build/layers (no Docker)
+	python -m stacks.native_layer
+
+synth: setup web layers ## Synthesize every stage into cdk.out (STAGE=dev for one)
 	cdk synth --quiet $(STAGE_FLAG)
 	@ls -1 cdk.out/*.template.json
 
@@ -70,7 +73,7 @@ preview-offline: setup web ## Serve the page on localhost:5173 with recorded res
 	python -m tools.web_preview --offline
 
 screenshots: setup web ## Refresh docs/screenshots/ (the README's) from the browser tests
-	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots pytest -q tests/test_web_page.py -k "labels_mode or face_search or face_analysis or japanese or reviewer_confirms"
+	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots pytest -q tests/test_web_page.py -k "labels_mode or face_search or face_analysis or japanese or reviewer_confirms or code_mode"
 
 bench: setup web ## Benchmarks (print figures): cost simulator per stage, API handler overhead, page photo preparation
 	python -m tools.cost bench --stage dev

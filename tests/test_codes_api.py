@@ -8,8 +8,10 @@ is checked against docs/openapi.json's contract.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -416,6 +418,20 @@ def test_a_read_timeout_inside_the_uploads_body_is_503(
     status, body = api.call(codes_event({"s3_key": key}))
 
     assert (status, body["error"]["code"]) == (503, "upstream_unavailable")
+
+
+RECORDED = Path(__file__).resolve().parent.parent / "assets" / "web" / "recorded" / "codes.json"
+
+
+def test_recorded_page_answer_is_the_handlers_answer(api: Api) -> None:
+    """The offline preview's codes answer is what the handler answers for the book photo
+    (``RECORD=1 pytest -k recorded_page_answer`` rewrites it)."""
+    body = read(api, ci.book_back_photo())
+
+    assert sorted(c["format"] for c in body["codes"]) == ["ean_13", "qr_code"]
+    if os.environ.get("RECORD") == "1":
+        RECORDED.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+    assert json.loads(RECORDED.read_text()) == body
 
 
 def test_only_the_code_route_is_served_by_the_code_readers_module() -> None:

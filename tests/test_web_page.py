@@ -36,6 +36,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from tools import code_images
 from tools.web_preview import DIST, RECORDED, PreviewServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -436,6 +437,42 @@ def test_face_analysis_shows_age_range_and_emotions(page: Page, server: PreviewS
     assert all(part in faces[1] for part in ("Face 2", "Age 41–49", "Glasses", "calm 84.0%"))
     expect(page.locator("#boxes .box.face")).to_have_count(2)
     screenshot(page, "face-analysis")
+
+
+def test_code_mode_shows_the_isbn_in_both_forms_and_boxes_the_codes(
+    page: Page, server: PreviewServer
+) -> None:
+    sign_in(page, server)
+    pick_mode(page, "Read a code / ISBN")
+    choose(page, code_images.book_back_photo())
+
+    codes = results(page)
+    assert len(codes) == 2
+    qr, book = codes
+    assert qr.startswith("QR Code") and "https://example.com/books/4101010137" in qr
+    assert book.startswith("EAN-13") and "ISBN-13 9784101010137 · ISBN-10 4101010137" in book
+    expect(page.locator("#boxes .box.code")).to_have_count(2)
+    expect(page.locator("#threshold-row")).to_be_hidden()
+    expect(page.locator("#feedback")).to_be_hidden()  # feedback is for the model's labels
+    [key] = server.uploads
+    assert api_calls(server, "/v1/codes") == [{"image": {"s3_key": key}}]
+    screenshot(page, "codes")
+
+
+def test_code_mode_in_japanese(browser: Browser, server: PreviewServer) -> None:
+    page = _new_page(browser, locale="ja-JP")
+    page.goto(server.origin + "/")
+    page.get_by_role("button", name="サインイン").click()
+    page.get_by_label("コード・ISBN を読む").check()
+    choose(page, code_images.book_back_photo())
+
+    book = results(page)[1]
+    assert "ISBN-13 9784101010137・ISBN-10 4101010137" in book
+    expect(page.locator("#results-note")).to_have_text(
+        "デコーダーがその場で読み取ります。正確で、モデルの起動を待ちません。"
+    )
+    screenshot(page, "codes-ja")
+    page.context.close()
 
 
 def test_changing_mode_asks_again_without_uploading_again(

@@ -240,3 +240,14 @@ def degraded_photo(
         seed=seed,
     )
     return jpeg(degradations[kind](scene, rng), quality=rng.randrange(70, 92))
+
+
+def book_back_photo() -> bytes:
+    """The back of a book as a phone sees it: the ISBN barcode with its price add-on, a QR
+    code to the publisher's page, on a cover-like background (the offline preview's answer
+    ``assets/web/recorded/codes.json`` is the handler's answer for it)."""
+    placed = [
+        Placed(book_barcode(), 90, 110),
+        Placed(symbol("qr_code", scale=4), 700, 80),
+    ]
+    return jpeg(rotate(photo(placed, (1100, 560), cover=True, seed=7), 4), quality=88)

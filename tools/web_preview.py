@@ -55,6 +55,7 @@ RECORDED_ROUTES = {
     "/v1/labels": "labels.json",
     "/v1/faces/search": "faces-search.json",
     "/v1/faces/analyze": "faces-analyze.json",
+    "/v1/codes": "codes.json",
 }
 """Offline API routes and the recorded answer each returns."""
 

@@ -108,5 +108,6 @@ export function createApi(config, idToken) {
     labels: (s3Key) => call("POST", "/labels", { image: { s3_key: s3Key }, min_confidence: 0, max_results: 50 }),
     searchFaces: (s3Key) => call("POST", "/faces/search", { image: { s3_key: s3Key } }),
     analyzeFaces: (s3Key) => call("POST", "/faces/analyze", { image: { s3_key: s3Key } }),
+    codes: (s3Key) => call("POST", "/codes", { image: { s3_key: s3Key } }),
   };
 }

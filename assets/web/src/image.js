@@ -17,7 +17,7 @@ export const LIMITS = Object.freeze({
   maxSide: 4096,
   maxBytes: 4 * 1024 * 1024,
   maxAspectRatio: 20,
-  minSide: Object.freeze({ labels: 64, search: 80, analyze: 80 }),
+  minSide: Object.freeze({ labels: 64, search: 80, analyze: 80, codes: 32 }),
 });
 
 const QUALITIES = [0.92, 0.85, 0.75, 0.65, 0.55];
@@ -41,7 +41,7 @@ function encode(canvas, quality) {
  * Decode, orient, shrink and re-encode a photo.
  *
  * @param {Blob} file the chosen or captured photo (any size; 50 MP is fine)
- * @param {"labels"|"search"|"analyze"} mode decides the minimum side
+ * @param {"labels"|"search"|"analyze"|"codes"} mode decides the minimum side
  * @returns {Promise<{blob: Blob, width: number, height: number,
  *   originalWidth: number, originalHeight: number}>} a JPEG within LIMITS
  * @throws {ImageRejected} unsupported_format, image_too_small,

@@ -245,6 +245,55 @@ function renderAnalysis(body) {
   });
 }
 
+const FORMAT_NAMES = {
+  qr_code: "QR Code",
+  micro_qr_code: "Micro QR Code",
+  rmqr_code: "rMQR Code",
+  data_matrix: "Data Matrix",
+  aztec: "Aztec",
+  pdf417: "PDF417",
+  ean_13: "EAN-13",
+  ean_8: "EAN-8",
+  upc_a: "UPC-A",
+  upc_e: "UPC-E",
+  code_128: "Code 128",
+  code_39: "Code 39",
+  code_93: "Code 93",
+  codabar: "Codabar",
+  itf: "ITF",
+  databar: "DataBar",
+};
+
+function formatName(format) {
+  return format === "text" ? t("codeFormat_text") : (FORMAT_NAMES[format] ?? format);
+}
+
+function renderCodes(body) {
+  $("results-note").textContent = body.text_search === "failed" ? t("textSearchFailed") : t("codesNote");
+  if (body.codes.length === 0) {
+    $("result-list").append(Object.assign(document.createElement("li"), { textContent: t("noCodes") }));
+    return;
+  }
+  for (const code of body.codes) {
+    const item = document.createElement("li");
+    item.className = "code";
+    const heading = document.createElement("h3");
+    heading.textContent = formatName(code.format) + (code.source === "text" ? ` (${t("codeFromText")})` : "");
+    const text = document.createElement("p");
+    text.className = "code-text";
+    text.textContent = code.text; // shown as text, never followed: a code can hold any URL
+    item.append(heading, text);
+    if (code.isbn) {
+      const isbn = document.createElement("p");
+      isbn.className = "isbn";
+      isbn.textContent = code.isbn.isbn10 ? t("isbnBoth", code.isbn) : t("isbnOnly13", code.isbn);
+      item.append(isbn);
+    }
+    $("result-list").append(item);
+    addBox(code.bounding_box, formatName(code.format), "code");
+  }
+}
+
 function renderResult() {
   $("result-list").replaceChildren();
   $("boxes").replaceChildren();
@@ -255,7 +304,7 @@ function renderResult() {
     show("results", false);
     return;
   }
-  ({ labels: renderLabels, search: renderSearch, analyze: renderAnalysis })[result.mode](result.body);
+  ({ labels: renderLabels, search: renderSearch, analyze: renderAnalysis, codes: renderCodes })[result.mode](result.body);
   $("results").dataset.mode = result.mode;
   show("results", true);
 }
@@ -278,7 +327,12 @@ async function run({ automatic = false } = {}) {
       state.s3Key = await state.api.upload(state.prepared.blob);
     }
     setStatus(t("asking"));
-    const call = { labels: state.api.labels, search: state.api.searchFaces, analyze: state.api.analyzeFaces }[currentMode];
+    const call = {
+      labels: state.api.labels,
+      search: state.api.searchFaces,
+      analyze: state.api.analyzeFaces,
+      codes: state.api.codes,
+    }[currentMode];
     const body = await call(state.s3Key);
     state.retries = 0;
     state.result = { mode: currentMode, body };
