@@ -27,7 +27,7 @@ def test_every_route_is_behind_the_cognito_authorizer(template: dict[str, Any]) 
     methods = api_methods(template)
     routes = {(m["HttpMethod"], k) for k, m in methods.items() if m["HttpMethod"] != "OPTIONS"}
 
-    assert len(routes) == 8  # uploads, labels, faces x2, models, feedback, review GET/POST
+    assert len(routes) == 9  # uploads, labels, faces x2, models, feedback, review GET/POST, codes
     for resource_id, method in methods.items():
         if method["HttpMethod"] == "OPTIONS":
             # CORS preflight: browsers send it without credentials (Fetch standard).
@@ -92,7 +92,7 @@ def test_function_memory_timeout_and_runtime(template: dict[str, Any]) -> None:
     [function] = [
         v["Properties"]
         for k, v in resources_of_type(template, "AWS::Lambda::Function").items()
-        if k.startswith("InferenceApi")
+        if k.startswith("InferenceApiFunction")
     ]
 
     assert function["MemorySize"] == 1024
@@ -105,7 +105,7 @@ def test_function_permissions_are_scoped(template: dict[str, Any], stage: str) -
     [policy] = [
         v["Properties"]["PolicyDocument"]["Statement"]
         for k, v in resources_of_type(template, "AWS::IAM::Policy").items()
-        if k.startswith("InferenceApi")
+        if k.startswith("InferenceApiFunction")
     ]
     by_action = {json.dumps(s["Action"]): s["Resource"] for s in policy}
 
