@@ -45,6 +45,15 @@ WHERE kind = 'events' AND type = 'inference'
 GROUP BY dt, label.name
 ORDER BY dt DESC, inferences DESC""",
     ),
+    "isbns-per-day": (
+        "Books (ISBNs) read per day by devices, from /v1/codes results",
+        """SELECT dt, code.isbn13 AS isbn13, count(*) AS reads, count(DISTINCT device_id) AS devices
+FROM device_messages
+CROSS JOIN UNNEST(codes) AS t(code)
+WHERE kind = 'events' AND type = 'codes' AND code.isbn13 IS NOT NULL
+GROUP BY dt, code.isbn13
+ORDER BY dt DESC, reads DESC""",
+    ),
     "top-devices": (
         "Devices with the most messages over the last 7 days",
         """SELECT device_id, count(*) AS messages
@@ -142,6 +151,11 @@ class Analytics(Construct):
                         glue.CfnTable.ColumnProperty(name="model", type="string"),
                         glue.CfnTable.ColumnProperty(
                             name="labels", type="array<struct<name:string,confidence:double>>"
+                        ),
+                        glue.CfnTable.ColumnProperty(
+                            name="codes",
+                            type="array<struct<format:string,text:string,source:string,"
+                            "isbn13:string,isbn10:string>>",
                         ),
                         glue.CfnTable.ColumnProperty(name="metrics", type="map<string,double>"),
                     ],

@@ -48,7 +48,7 @@ ERROR_PREFIX = "iot-errors"
 
 
 PAYLOAD_FIELDS: dict[str, tuple[str, ...]] = {
-    "events": ("type", "level", "message", "model", "labels", "photo"),
+    "events": ("type", "level", "message", "model", "labels", "codes", "photo"),
     "telemetry": ("metrics",),
 }
 """The documented payload fields per kind; anything else a device sends is not stored."""

@@ -157,7 +157,30 @@ class FakeApi(BaseHTTPRequestHandler):
             {"path": self.path, "auth": self.headers["Authorization"], "body": body}
         )
         payload: dict[str, Any]
-        if body.get("min_confidence") == 99:
+        if self.path.endswith("/codes"):
+            self.send_response(200)
+            payload = {
+                "codes": [
+                    {
+                        "format": "ean_13",
+                        "text": "9784101010137",
+                        "source": "barcode",
+                        "bounding_box": {"left": 0.1, "top": 0.2, "width": 0.3, "height": 0.1},
+                        "polygon": [],
+                        "isbn": {"isbn13": "9784101010137", "isbn10": "4101010137"},
+                    },
+                    {
+                        "format": "qr_code",
+                        "text": "https://example.com",
+                        "source": "barcode",
+                        "bounding_box": {"left": 0.6, "top": 0.2, "width": 0.2, "height": 0.2},
+                        "polygon": [],
+                        "isbn": None,
+                    },
+                ],
+                "text_search": "off",
+            }
+        elif body.get("min_confidence") == 99:
             self.send_response(503)
             self.send_header("Retry-After", "120")
             payload = {"error": {"code": "model_starting", "message": "starting", "field": None}}
@@ -224,6 +247,64 @@ def test_photo_is_recognised_through_the_api_and_published(
                 "model": "qr-v1",
                 "labels": [{"name": "with_qr", "confidence": 97.0}],
                 "photo": "shelf.jpg",
+            },
+        )
+    ]
+
+
+def test_a_books_codes_are_read_through_the_api_and_published(
+    pki: BrokerPki, broker: Broker, api: str, tmp_path: Path
+) -> None:
+    photo = tmp_path / "book.jpg"
+    photo.write_bytes(image_bytes(200, 200))
+    directory = device_dir(pki, tmp_path, broker.port)
+    observer = Observer(pki, broker.port)
+
+    code = device.main(
+        [
+            "--device-dir",
+            str(directory),
+            "--ca",
+            str(pki.ca),
+            "--queue-dir",
+            str(tmp_path / "q"),
+            "photo",
+            str(photo),
+            "--codes",
+            "--api",
+            api,
+            "--token",
+            "id-token",
+        ]
+    )
+
+    messages = observer.wait_for(1)
+    observer.close()
+    assert code == 0
+    assert FakeApi.requests[-1]["path"] == "/dev/v1/codes"
+    assert set(FakeApi.requests[-1]["body"]) == {"image"}
+    assert messages == [
+        (
+            "devices/phone-1/events",
+            {
+                "type": "codes",
+                "codes": [
+                    {
+                        "format": "ean_13",
+                        "text": "9784101010137",
+                        "source": "barcode",
+                        "isbn13": "9784101010137",
+                        "isbn10": "4101010137",
+                    },
+                    {
+                        "format": "qr_code",
+                        "text": "https://example.com",
+                        "source": "barcode",
+                        "isbn13": None,
+                        "isbn10": None,
+                    },
+                ],
+                "photo": "book.jpg",
             },
         )
     ]

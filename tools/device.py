@@ -11,6 +11,9 @@ Payloads (JSON; the topic rule adds ``device_id``, ``timestamp``, ``kind``)::
     devices/<thing>/events     {"type": "log", "level": "info", "message": "..."}
                                {"type": "inference", "model": "<model version>",
                                 "labels": [{"name": "with_qr", "confidence": 97.1}]}
+                               {"type": "codes", "codes": [{"format": "ean_13",
+                                "text": "9784101010137", "source": "barcode",
+                                "isbn13": "9784101010137", "isbn10": "4101010137"}]}
     devices/<thing>/telemetry  {"metrics": {"temperature_c": 21.5, "battery_pct": 80}}
 
 Commands::
@@ -18,6 +21,7 @@ Commands::
     python -m tools.device --device-dir ~/.imgrec/devices/phone-1 event --message "booted"
     python -m tools.device --device-dir ... telemetry temperature_c=21.5 battery_pct=80
     python -m tools.device --device-dir ... photo shelf.jpg --api URL --token ID_TOKEN
+    python -m tools.device --device-dir ... photo book.jpg --codes --api URL --token ID_TOKEN
     python -m tools.device --device-dir ... flush
 """
 
@@ -174,20 +178,17 @@ def telemetry(readings: Sequence[str]) -> dict[str, Any]:
     return {"metrics": metrics}
 
 
-def recognise(photo: Path, api: str, token: str, min_confidence: float | None) -> dict[str, Any]:
-    """POST the photo to the inference API's ``/v1/labels``; return the inference event."""
-    body: dict[str, Any] = {"image": {"bytes": base64.b64encode(photo.read_bytes()).decode()}}
-    if min_confidence is not None:
-        body["min_confidence"] = min_confidence
+def _post(api: str, route: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST ``body`` to the API's ``route``; the answer, or RuntimeError naming the error."""
     request = urllib.request.Request(  # noqa: S310  (the API URL the user gives)
-        api.rstrip("/") + "/labels",
+        api.rstrip("/") + route,
         data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json", "Authorization": token},
         method="POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            answer = json.loads(response.read())
+            answer: dict[str, Any] = json.loads(response.read())
     except urllib.error.HTTPError as exc:
         error = json.loads(exc.read() or b"{}").get("error", {})
         retry = exc.headers.get("Retry-After")
@@ -195,11 +196,44 @@ def recognise(photo: Path, api: str, token: str, min_confidence: float | None) -
         raise RuntimeError(
             f"API answered {exc.code} {error.get('code')}: {error.get('message')}{hint}"
         ) from None
+    return answer
+
+
+def _image(photo: Path) -> dict[str, str]:
+    return {"bytes": base64.b64encode(photo.read_bytes()).decode()}
+
+
+def recognise(photo: Path, api: str, token: str, min_confidence: float | None) -> dict[str, Any]:
+    """POST the photo to the inference API's ``/v1/labels``; return the inference event."""
+    body: dict[str, Any] = {"image": _image(photo)}
+    if min_confidence is not None:
+        body["min_confidence"] = min_confidence
+    answer = _post(api, "/labels", token, body)
     return event(
         "inference",
         model=answer.get("model_version"),
         labels=[
             {"name": x["name"], "confidence": x["confidence"]} for x in answer.get("labels", [])
+        ],
+        photo=photo.name,
+    )
+
+
+def read_codes(photo: Path, api: str, token: str) -> dict[str, Any]:
+    """POST the photo to ``/v1/codes``; return the codes event (one row per code, the ISBN
+    flattened so Athena reads ``code.isbn13``)."""
+    answer = _post(api, "/codes", token, {"image": _image(photo)})
+    return event(
+        "codes",
+        codes=[
+            {
+                "format": code["format"],
+                "text": code["text"],
+                "source": code["source"],
+                "isbn13": (code.get("isbn") or {}).get("isbn13"),
+                "isbn10": (code.get("isbn") or {}).get("isbn10"),
+            }
+            for code in answer.get("codes", [])
         ],
         photo=photo.name,
     )
@@ -230,6 +264,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ph.add_argument("--api", required=True, help="the stage's ApiUrl (ends with /v1)")
     ph.add_argument("--token", required=True, help="Cognito ID token")
     ph.add_argument("--min-confidence", type=float)
+    ph.add_argument(
+        "--codes",
+        action="store_true",
+        help="read QR codes, barcodes and ISBNs (/v1/codes) instead of the model's labels",
+    )
     commands.add_parser("flush", help="send what the queue holds")
     args = parser.parse_args(argv)
     try:
@@ -244,6 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             waiting = len(client.queue.items())
         elif args.command == "telemetry":
             client.send("telemetry", telemetry(args.readings))
+            waiting = len(client.queue.items())
+        elif args.codes:
+            client.send("events", read_codes(args.photo, args.api, args.token))
             waiting = len(client.queue.items())
         else:
             client.send("events", recognise(args.photo, args.api, args.token, args.min_confidence))
