@@ -449,8 +449,10 @@ def test_code_mode_shows_the_isbn_in_both_forms_and_boxes_the_codes(
     codes = results(page)
     assert len(codes) == 2
     qr, book = codes
-    assert qr.startswith("QR Code") and "https://example.com/books/4101010137" in qr
-    assert book.startswith("EAN-13") and "ISBN-13 9784101010137 · ISBN-10 4101010137" in book
+    assert qr.startswith("QR Code")
+    assert "https://example.com/books/4101010137" in qr
+    assert book.startswith("EAN-13")
+    assert "ISBN-13 9784101010137 · ISBN-10 4101010137" in book
     expect(page.locator("#boxes .box.code")).to_have_count(2)
     expect(page.locator("#threshold-row")).to_be_hidden()
     expect(page.locator("#feedback")).to_be_hidden()  # feedback is for the model's labels
