@@ -163,7 +163,8 @@ def test_every_native_library_in_the_layer_is_aarch64_and_none_is_this_pythons(
     assert any(p.name.startswith("_imaging.") for p in libraries)
     for library in libraries:
         assert _elf_machine(library) == ELF_MACHINE_AARCH64, library
-        assert "x86_64" not in library.name and "cpython-311" not in library.name, library
+        assert "x86_64" not in library.name, library
+        assert "cpython-311" not in library.name, library
 
 
 def test_the_elf_check_would_catch_this_machines_wheels() -> None:
