@@ -29,8 +29,14 @@ def test_openapi_lists_every_route_with_its_body_schema() -> None:
         "/v1/models",
         "/v1/feedback",
         "/v1/review",
+        "/v1/codes",
     }
     assert set(document["paths"]["/v1/review"]) == {"get", "post"}
+    codes = document["paths"]["/v1/codes"]["post"]
+    assert codes["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/CodesRequest"
+    )
+    assert "forbidden_key" in codes["responses"]["403"]["description"]
     feedback = document["paths"]["/v1/feedback"]["post"]
     assert feedback["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "/FeedbackRequest"
