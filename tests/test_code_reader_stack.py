@@ -179,13 +179,18 @@ def test_the_elf_check_would_catch_this_machines_wheels() -> None:
     assert _elf_machine(own) == expected
 
 
-def test_the_layer_is_rebuilt_when_its_requirements_change(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def probe_requirements(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The requirements of a layer ``probe`` built under ``tmp_path`` (empty until written)."""
     requirements = tmp_path / "requirements.txt"
-    requirements.write_text("python-stdnum==2.2\n")
     monkeypatch.setattr(native_layer, "LAYERS", {"probe": requirements})
     monkeypatch.setattr(native_layer, "BUILD_ROOT", tmp_path / "layers")
+    return requirements
+
+
+def test_the_layer_is_rebuilt_when_its_requirements_change(probe_requirements: Path) -> None:
+    requirements = probe_requirements
+    requirements.write_text("python-stdnum==2.2\n")
 
     first = native_layer.build("probe")
     stamp = (first / ".fingerprint").read_text()
@@ -200,13 +205,8 @@ def test_the_layer_is_rebuilt_when_its_requirements_change(
     ]
 
 
-def test_a_layer_pip_cannot_build_fails_synth_with_the_command(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text("zxing-cpp==0.0.0.0.1\n")
-    monkeypatch.setattr(native_layer, "LAYERS", {"probe": requirements})
-    monkeypatch.setattr(native_layer, "BUILD_ROOT", tmp_path / "layers")
+def test_a_layer_pip_cannot_build_fails_synth_with_the_command(probe_requirements: Path) -> None:
+    probe_requirements.write_text("zxing-cpp==0.0.0.0.1\n")
 
     with pytest.raises(native_layer.LayerBuildError, match="--platform manylinux2014_aarch64"):
         native_layer.build("probe")

@@ -209,15 +209,11 @@ def api() -> Iterator[str]:
     server.shutdown()
 
 
-def test_photo_is_recognised_through_the_api_and_published(
-    pki: BrokerPki, broker: Broker, api: str, tmp_path: Path
-) -> None:
-    photo = tmp_path / "shelf.jpg"
-    photo.write_bytes(image_bytes(200, 200))
-    directory = device_dir(pki, tmp_path, broker.port)
-    observer = Observer(pki, broker.port)
-
-    code = device.main(
+def send_photo(
+    pki: BrokerPki, directory: Path, tmp_path: Path, photo: Path, api: str, *flags: str
+) -> int:
+    """``tools.device photo`` against the loopback broker and API, signed in as ``id-token``."""
+    return device.main(
         [
             "--device-dir",
             str(directory),
@@ -227,12 +223,24 @@ def test_photo_is_recognised_through_the_api_and_published(
             str(tmp_path / "q"),
             "photo",
             str(photo),
+            *flags,
             "--api",
             api,
             "--token",
             "id-token",
         ]
     )
+
+
+def test_photo_is_recognised_through_the_api_and_published(
+    pki: BrokerPki, broker: Broker, api: str, tmp_path: Path
+) -> None:
+    photo = tmp_path / "shelf.jpg"
+    photo.write_bytes(image_bytes(200, 200))
+    directory = device_dir(pki, tmp_path, broker.port)
+    observer = Observer(pki, broker.port)
+
+    code = send_photo(pki, directory, tmp_path, photo, api)
 
     messages = observer.wait_for(1)
     observer.close()
@@ -260,23 +268,7 @@ def test_a_books_codes_are_read_through_the_api_and_published(
     directory = device_dir(pki, tmp_path, broker.port)
     observer = Observer(pki, broker.port)
 
-    code = device.main(
-        [
-            "--device-dir",
-            str(directory),
-            "--ca",
-            str(pki.ca),
-            "--queue-dir",
-            str(tmp_path / "q"),
-            "photo",
-            str(photo),
-            "--codes",
-            "--api",
-            api,
-            "--token",
-            "id-token",
-        ]
-    )
+    code = send_photo(pki, directory, tmp_path, photo, api, "--codes")
 
     messages = observer.wait_for(1)
     observer.close()

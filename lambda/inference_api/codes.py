@@ -40,13 +40,12 @@ from typing import Any
 
 import zxingcpp
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError
-from imaging import CODES, ImageError, check_image
+from imaging import CODES
 from PIL import Image, ImageOps
 from stdnum import isbn as stdnum_isbn
 
-from inference_api.errors import ApiError, from_aws
-from inference_api.service import Clients, aws, decode_base64, own_upload
+from inference_api.errors import ApiError
+from inference_api.service import Clients, aws, checked_image, read_upload, rekognition_image
 
 logger = Logger(child=True)
 
@@ -93,6 +92,8 @@ NAME_OF: dict[str, str] = {
     for variant in _VARIANTS.get(name, (fmt.name,))
 }
 """The decoder's format (and variant) names -> the API's format name."""
+UPLOADS = dataclasses.replace(CODES, max_bytes=CODES.max_s3_bytes)
+"""An upload's bytes, once read, are checked against the upload limit (15 MB)."""
 TEXT_FALLBACK_FORMAT = "text"
 ISBN_PREFIXES = ("978", "979")
 """The EAN-13 prefixes of books ("Bookland"): https://www.isbn-international.org/content/what-isbn."""
@@ -321,35 +322,14 @@ def _image_bytes(
     """The photo's bytes and the ``Image`` argument DetectText would take for it.
 
     :raises ApiError: as the other image routes refuse an image (bad base64,
-        limits, someone else's key, no such upload), and :func:`aws`'s answers
-        for the S3 read (a read that times out mid-body is 503, like any timeout).
+        limits, someone else's key, no such upload).
     """
-    if image.bytes is not None:
-        data = decode_base64(image.bytes)
-        field_name = "image.bytes"
-        limits = CODES
-        reference: dict[str, Any] = {"Bytes": data}
-    else:
-        key = image.s3_key or ""
-        field_name = "image.s3_key"
-        uploads = dataclasses.replace(CODES, max_bytes=CODES.max_s3_bytes)
-        own_upload(settings, clients, user_id, key, CODES, field_name)
-        answer = aws(clients, "s3", "get_object", Bucket=settings.uploads_bucket, Key=key)
-        data = _read_body(answer)
-        limits = uploads
-        reference = {"S3Object": {"Bucket": settings.uploads_bucket, "Name": key}}
-    try:
-        check_image(data, limits)
-    except ImageError as exc:
-        raise ApiError(exc.status, exc.code, str(exc), field_name) from None
+    reference = rekognition_image(settings, clients, user_id, image, CODES)
+    if "Bytes" in reference:
+        return reference["Bytes"], reference
+    data = read_upload(settings, clients, image.s3_key, "image.s3_key")
+    checked_image(data, UPLOADS, "image.s3_key")
     return data, reference
-
-
-def _read_body(answer: dict[str, Any]) -> bytes:
-    try:
-        return bytes(answer["Body"].read())
-    except BotoCoreError as exc:  # ReadTimeoutError, ResponseStreamingError mid-body
-        raise from_aws(exc, "get_object (body)") from None
 
 
 def read_codes(

@@ -40,7 +40,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from imaging import HEADER_BYTES, TRAINING, ImageError, check_image
+from imaging import HEADER_BYTES, TRAINING
 
 from inference_api.errors import ApiError
 from inference_api.service import (
@@ -50,7 +50,9 @@ from inference_api.service import (
     State,
     active_version,
     aws,
+    checked_image,
     own_upload,
+    read_upload,
     version_name,
 )
 
@@ -138,30 +140,8 @@ def _check_pixels(settings: Settings, clients: Clients, key: str, field_name: st
     may not list) is 404; an empty one (S3 answers a range on it with 416
     ``InvalidRange``) is 400 ``corrupt_image``.
     """
-    try:
-        head = aws(
-            clients,
-            "s3",
-            "get_object",
-            Bucket=settings.uploads_bucket,
-            Key=key,
-            Range=f"bytes=0-{HEADER_BYTES - 1}",
-        )
-    except ApiError as exc:
-        if exc.aws_code in NOT_FOUND_CODES:
-            raise ApiError(
-                404, "upload_not_found", "no upload with that key", field_name, cause=exc.cause
-            ) from None
-        if exc.aws_code == "InvalidRange":
-            raise ApiError(
-                400, "corrupt_image", "the upload is empty", field_name, cause=exc.cause
-            ) from None
-        raise
-    data = head["Body"].read()
-    try:
-        check_image(data, TRAINING_LIMITS)
-    except ImageError as exc:
-        raise ApiError(exc.status, exc.code, str(exc), field_name) from None
+    data = read_upload(settings, clients, key, field_name, first_bytes=HEADER_BYTES)
+    checked_image(data, TRAINING_LIMITS, field_name)
 
 
 def _copy(

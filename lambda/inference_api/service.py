@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, StubResponseError
 from cost_guard.table import ACTIVE_POINTER_KEY
-from imaging import CUSTOM_LABELS, FACES, ImageError, ImageLimits, check_image
+from imaging import CUSTOM_LABELS, FACES, ImageError, ImageInfo, ImageLimits, check_image
 
 from inference_api.errors import ApiError, from_aws, throttled, unavailable
 
@@ -224,27 +224,6 @@ bucket (it would see every user's keys), so a 403 on the caller's own key
 means the upload does not exist (expired or never made)."""
 
 
-def rekognition_image(
-    settings: Settings, clients: Clients, user_id: str, image: Any, limits: ImageLimits
-) -> dict[str, Any]:
-    """The ``Image`` argument for Rekognition, checked against ``limits``.
-
-    :param image: an :class:`inference_api.models.ImageRef`.
-    :raises ApiError: 400 bad base64, 413/415/400 image limits, 403 a key
-        outside the caller's prefix, 404 no such upload, 413 upload too big.
-    """
-    if image.bytes is not None:
-        data = decode_base64(image.bytes)
-        try:
-            check_image(data, limits)
-        except ImageError as exc:
-            raise ApiError(exc.status, exc.code, str(exc), "image.bytes") from None
-        return {"Bytes": data}
-    key = image.s3_key or ""
-    own_upload(settings, clients, user_id, key, limits, "image.s3_key")
-    return {"S3Object": {"Bucket": settings.uploads_bucket, "Name": key}}
-
-
 class UploadsBucket(Protocol):
     """What :func:`own_upload` reads of a function's settings."""
 
@@ -290,6 +269,69 @@ def own_upload(
             field_name,
         )
     return size
+
+
+def checked_image(data: bytes, limits: ImageLimits, field_name: str) -> ImageInfo:
+    """:func:`imaging.check_image` with its refusal as the API's error naming ``field_name``.
+
+    :raises ApiError: 413 over the byte limit, 415 not JPEG/PNG, 400 sides or ratio.
+    """
+    try:
+        return check_image(data, limits)
+    except ImageError as exc:
+        raise ApiError(exc.status, exc.code, str(exc), field_name) from None
+
+
+def rekognition_image(
+    settings: UploadsBucket, clients: Clients, user_id: str, image: Any, limits: ImageLimits
+) -> dict[str, Any]:
+    """The ``Image`` argument for Rekognition, checked against ``limits``.
+
+    :param image: an :class:`inference_api.models.ImageRef`.
+    :raises ApiError: 400 bad base64, 413/415/400 image limits, 403 a key
+        outside the caller's prefix, 404 no such upload, 413 upload too big.
+    """
+    if image.bytes is not None:
+        data = decode_base64(image.bytes)
+        checked_image(data, limits, "image.bytes")
+        return {"Bytes": data}
+    key = image.s3_key or ""
+    own_upload(settings, clients, user_id, key, limits, "image.s3_key")
+    return {"S3Object": {"Bucket": settings.uploads_bucket, "Name": key}}
+
+
+def read_upload(
+    settings: UploadsBucket,
+    clients: Clients,
+    key: str,
+    field_name: str,
+    first_bytes: int | None = None,
+) -> bytes:
+    """GetObject of an upload the caller owns (:func:`own_upload` checked it): all of it,
+    or its ``first_bytes``.
+
+    An upload gone since HeadObject (NoSuchKey, or the 403 S3 gives a role that
+    may not list) is 404; an empty one read by range (S3 answers 416
+    ``InvalidRange``) is 400 ``corrupt_image``. A timeout while the body streams
+    is botocore's ``ReadTimeoutError``, which the handler answers 503 like any.
+    """
+    params: dict[str, Any] = {"Bucket": settings.uploads_bucket, "Key": key}
+    if first_bytes is not None:
+        params["Range"] = f"bytes=0-{first_bytes - 1}"
+    try:
+        answer = aws(clients, "s3", "get_object", **params)
+    except ApiError as exc:
+        if exc.aws_code in NOT_FOUND_CODES:
+            raise ApiError(
+                404, "upload_not_found", "no upload with that key", field_name, cause=exc.cause
+            ) from None
+        if exc.aws_code == "InvalidRange":
+            raise ApiError(
+                400, "corrupt_image", "the upload is empty", field_name, cause=exc.cause
+            ) from None
+        raise
+    data: bytes = answer["Body"].read()
+    return data
 
 
 def active_version(settings: Settings, clients: Clients, state: State) -> str:
