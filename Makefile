@@ -54,12 +54,12 @@ synth: setup web layers ## Synthesize every stage into cdk.out (STAGE=dev for on
 # `cdk diff` with no stack names compares every stack of the app (it has no --all).
 diff: setup web ## Compare a stage with what is deployed (STAGE=dev; needs AWS credentials)
 	@test -n "$(STAGE)" || { echo "Set STAGE, e.g. make diff STAGE=dev" >&2; exit 2; }
-	@python -m tools.aws_credentials
+	@python -m tools.aws
 	cdk diff $(STAGE_FLAG)
 
 deploy: setup web ## Deploy every stack of a stage (STAGE=prod; needs AWS credentials)
 	@test -n "$(STAGE)" || { echo "Set STAGE, e.g. make deploy STAGE=dev" >&2; exit 2; }
-	@python -m tools.aws_credentials
+	@python -m tools.aws
 	cdk deploy $(STAGE_FLAG) --all
 
 integ: setup web ## Integration test in a real account: deploy stage 'integ', assert, destroy (AWS credentials)
@@ -73,21 +73,21 @@ preview-offline: setup web ## Serve the page on localhost:5173 with recorded res
 	python -m tools.web_preview --offline
 
 screenshots: setup web ## Refresh docs/screenshots/ (the README's) from the browser tests
-	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots pytest -q tests/test_web_page.py -k "labels_mode or face_search or face_analysis or japanese or reviewer_confirms or code_mode"
+	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots pytest -q tests/web/test_web_page.py -k "labels_mode or face_search or face_analysis or japanese or reviewer_confirms or code_mode"
 
 bench: setup web layers ## Benchmarks (print figures): cost simulator per stage, API handler overhead, code reader, page photo preparation
 	python -m tools.cost bench --stage dev
 	@echo
 	python -m tools.cost bench --stage prod
 	@echo
-	python -m tools.bench_api
+	python -m tools.bench.api
 	@echo
-	python -m tools.bench_codes
+	python -m tools.bench.codes
 	@echo
-	python -m tools.bench_page
+	python -m tools.bench.page
 
 traces: setup ## Regenerate assets/traces/ (seeded, deterministic)
-	python -m tools.make_traces
+	python -m tools.cost.traces
 
 lint: setup ## ruff lint and format check
 	ruff check $(PY_SOURCES)
@@ -106,7 +106,7 @@ pytest: setup web ## Template, config, cdk-nag, cfn-lint, handler and browser te
 test: lint typecheck pytest ## Every check and test (what CI runs)
 
 snapshot-update: setup web ## Refresh template snapshots (stages and the integ app) after an intended change
-	pytest tests/test_snapshots.py tests/test_integ_snapshot.py --snapshot-update
+	pytest tests/infra/test_snapshots.py tests/integ/test_integ_snapshot.py --snapshot-update
 
 clean: ## Remove build output (keeps .venv and node_modules)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache build assets/web/dist

@@ -13,13 +13,13 @@ from typing import Any
 
 import aws_cdk as cdk
 
-from stacks import guard_rules
+from stacks.checks import guard_rules
+from stacks.checks.nag import apply_acknowledgements, register_checks
 from stacks.config import ConfigError, load_delivery_config, load_stage_configs
-from stacks.data_stack import DataStack
+from stacks.data.stack import DataStack
 from stacks.delivery import DeliveryStack
-from stacks.nag import apply_acknowledgements, register_checks
 from stacks.stage import add_stage_stacks
-from stacks.web import PageNotBuiltError
+from stacks.web.site import PageNotBuiltError
 
 
 def new_app(**props: Any) -> cdk.App:

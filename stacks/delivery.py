@@ -36,10 +36,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import Construct
 
+from stacks.building_blocks import limit_grants_to_aws_services, private_bucket
 from stacks.config import DeliveryConfig, StageConfig
-from stacks.guard_rules import limit_grants_to_aws_services
 from stacks.stage import add_stage_stacks
-from stacks.storage import private_bucket
 
 SYNTH_IMAGE = "public.ecr.aws/docker/library/python:3.11-bookworm"
 """Debian 12 with Python 3.11: the distribution `.ci/run` installs mosquitto and

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD_ROOT = ROOT / "build" / "layers"
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 PYTHON_VERSION = "3.14"
-"""The runtime of every project function (``stacks.lambda_defaults``)."""
+"""The runtime of every project function (``stacks.building_blocks``)."""
 LAYERS = {"codes": ROOT / "requirements-codes-layer.txt"}
 """Layer name -> its pinned requirements."""
 

@@ -15,9 +15,9 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from stacks.config import StageConfig
-from stacks.data_stack import DataStack
-from stacks.service_stack import ServiceStack
-from stacks.web_stack import WebStack
+from stacks.data.stack import DataStack
+from stacks.service.stack import ServiceStack
+from stacks.web.stack import WebStack
 
 PROJECT_TAG = "phone-image-recognition"
 

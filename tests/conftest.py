@@ -19,9 +19,9 @@ from aws_cdk import cx_api
 from aws_cdk.assertions import Template
 
 from app import build_app, new_app
+from stacks.checks.nag import NagAcknowledgement
 from stacks.config import DeliveryConfig, load_stage_configs
 from stacks.delivery import DeliveryStack
-from stacks.nag import NagAcknowledgement
 
 # Lambda code under test reads Powertools settings at import, as it does in AWS
 # (where the stack sets them); tests never reach a real X-Ray daemon or AWS.

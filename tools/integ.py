@@ -12,7 +12,7 @@ Why not ``@aws-cdk/integ-runner``: its newest release on npm (2.197.10)
 bundles cloud assembly schema 53 and refuses the schema-55 assemblies of
 aws-cdk-lib 2.275 (``AssemblyVersionMismatch``). The assertion constructs
 are the same; this runner does what integ-runner's deploy/assert/destroy
-does, and ``tests/test_integ_snapshot.py`` is its offline snapshot check.
+does, and ``tests/integ/test_integ_snapshot.py`` is its offline snapshot check.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tools import ROOT, aws_credentials
+from tools import ROOT
+from tools import aws as aws_credentials
 
 APP = f"{sys.executable} tests/integ/integ_phone_api.py"
 OUTDIR = ROOT / "cdk.out.integ"

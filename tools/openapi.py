@@ -3,7 +3,7 @@
 The document (``docs/openapi.json``) is generated from the routes, request
 and answer models of ``lambda/inference_api/models.py`` (``ROUTES``) and the
 error catalogue of ``lambda/inference_api/errors.py`` (every code with its
-status), so it cannot drift from the code: ``tests/test_openapi.py`` fails if
+status), so it cannot drift from the code: ``tests/tools/test_openapi.py`` fails if
 the committed copy is stale, and validates the handler's real answers
 against the answer schemas. ``--check`` exits 1 instead of writing when it
 differs.
@@ -73,7 +73,7 @@ def _responses(route: Any, catalogue: dict[str, tuple[int, str]]) -> dict[str, A
 
 def generate() -> str:
     from inference_api.errors import CATALOGUE
-    from inference_api.models import ROUTES, ErrorResponse
+    from inference_api.schema import ROUTES, ErrorResponse
     from pydantic import BaseModel
     from pydantic.json_schema import models_json_schema
 

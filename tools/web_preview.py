@@ -19,7 +19,7 @@ page shows an "offline preview" banner, sign-in succeeds at once as
 (:attr:`PreviewServer.uploads`, which the browser tests read), and feedback
 and reviews change an in-memory queue (:attr:`PreviewServer.feedback`). Every response
 carries the Content-Security-Policy CloudFront sends
-(:func:`stacks.web_headers.content_security_policy`).
+(:func:`stacks.web.headers.content_security_policy`).
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
+from shared.layout import REVIEWERS_GROUP, user_prefix
 
-from stacks.web_headers import content_security_policy
+from stacks.web.headers import content_security_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "assets" / "web" / "dist"
@@ -84,7 +85,7 @@ def stage_config(stage: str, cloudformation: Any) -> tuple[dict[str, Any], list[
         (the uploads bucket's, for presigned PUTs), for the CSP.
     :raises PreviewError: when a stack or output is missing.
     """
-    from tools.models.lifecycle import ToolError, stack_outputs
+    from tools.aws import ToolError, stack_outputs
 
     try:
         data = stack_outputs(cloudformation, stage, "Data")
@@ -290,7 +291,7 @@ def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
             now = int(time.time())
             claims = {
                 **OFFLINE_USER,
-                **({"cognito:groups": ["reviewers"]} if server.reviewer else {}),
+                **({"cognito:groups": [REVIEWERS_GROUP]} if server.reviewer else {}),
                 "iss": issuer,
                 "aud": OFFLINE_CLIENT_ID,
                 "token_use": "id",
@@ -319,7 +320,7 @@ def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
                     {"error": {"code": "unauthenticated", "message": "sign in", "field": None}},
                 )
             elif method == "POST" and path == "/v1/uploads" and isinstance(body, dict):
-                key = f"users/{OFFLINE_USER['sub']}/{uuid.uuid4()}.jpg"
+                key = f"{user_prefix(OFFLINE_USER['sub'])}{uuid.uuid4()}.jpg"
                 self._json(
                     200,
                     {
@@ -380,7 +381,7 @@ def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
         def _feedback(self, body: dict[str, Any]) -> None:
             """The handler's rules in short: own upload, a label that is known or said new."""
             key, label = str(body.get("s3_key", "")), str(body.get("label", "")).strip()
-            if not key.startswith(f"users/{OFFLINE_USER['sub']}/"):
+            if not key.startswith(user_prefix(OFFLINE_USER["sub"])):
                 self._error(403, "forbidden_key", "s3_key is not one of your uploads", "s3_key")
             elif key not in server.uploads:
                 self._error(404, "upload_not_found", "no upload with that key", "s3_key")

@@ -17,8 +17,8 @@ attribute                 type  meaning
                                 :class:`cost_guard.adaptive.UseSummary`)
 ========================  ====  ==================================================
 
-One more item, key :data:`ACTIVE_POINTER_KEY`, is the stage's model pointer:
-``active_project_version_arn`` (S) names the promoted version.
+One more item, key ``"active"``, is the stage's model pointer
+(:mod:`shared.pointer` reads and writes it).
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from shared import pointer
+
 from cost_guard.adaptive import UseSummary
 from cost_guard.policy import Usage
-from cost_guard.table import ACTIVE_POINTER_KEY as ACTIVE_POINTER_KEY
 
 
 def _time(item: dict[str, Any], name: str) -> datetime | None:
@@ -38,11 +39,7 @@ def _time(item: dict[str, Any], name: str) -> datetime | None:
 
 def read_active_version(dynamodb: Any, table: str) -> str | None:
     """The promoted project version ARN, or None if none was promoted."""
-    item = dynamodb.get_item(
-        TableName=table, Key={"project_version_arn": {"S": ACTIVE_POINTER_KEY}}
-    ).get("Item", {})
-    value: str | None = item.get("active_project_version_arn", {}).get("S")
-    return value
+    return pointer.read(dynamodb.get_item, table).arn
 
 
 MAX_FOLDED = 50

@@ -35,17 +35,18 @@ import io
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import zxingcpp
 from aws_lambda_powertools import Logger
-from imaging import CODES
 from PIL import Image, ImageOps
+from shared.imaging import CODES
 from stdnum import isbn as stdnum_isbn
 
+from inference_api.calls import Clients, aws
 from inference_api.errors import ApiError
-from inference_api.service import Clients, aws, checked_image, read_upload, rekognition_image
+from inference_api.images import checked_image, read_upload, rekognition_image
 
 logger = Logger(child=True)
 
@@ -67,7 +68,7 @@ READ_FORMATS: dict[str, Any] = {
     "itf": zxingcpp.BarcodeFormat.ITF,
     "databar": zxingcpp.BarcodeFormat.DataBar,
 }
-"""The API's format names (``models.CodeFormat``) -> what the decoder is asked to read."""
+"""The API's format names (``schema.CodeFormat``) -> what the decoder is asked to read."""
 FORMATS = tuple(READ_FORMATS)
 _VARIANTS = {
     "qr_code": ("QRCode", "QRCodeModel1", "QRCodeModel2"),
@@ -104,10 +105,11 @@ so full-width digits and hyphens of Japanese colophons match too)."""
 
 @dataclass(frozen=True)
 class CodesSettings:
-    """The code reader's configuration (from its function's environment)."""
+    """The code reader's configuration (its function's environment, read by
+    :func:`shared.environment.load`)."""
 
     uploads_bucket: str
-    text_fallback: bool = False
+    text_fallback: bool = field(metadata={"env": "CODES_TEXT_FALLBACK"})
     """Look for printed ISBNs with Rekognition DetectText when no barcode gave one."""
 
 
@@ -342,10 +344,10 @@ def read_codes(
 ) -> dict[str, Any]:
     """The ``POST /v1/codes`` answer for one photo.
 
-    :param image: an :class:`inference_api.models.ImageRef`.
+    :param image: an :class:`inference_api.schema.ImageRef`.
     :param formats: the API's format names; None reads every one of :data:`FORMATS`.
     :param on_text_search_failure: told the :class:`ApiError` of a failed DetectText.
-    :returns: ``{"codes": [...], "text_search": ...}`` (``models.CodesResponse``).
+    :returns: ``{"codes": [...], "text_search": ...}`` (``schema.CodesResponse``).
     :raises ApiError: the image refusals of the other routes; 400 ``corrupt_image``.
     """
     asked = list(dict.fromkeys(formats)) if formats else list(FORMATS)

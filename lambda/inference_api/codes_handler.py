@@ -17,12 +17,13 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from shared import environment
 
 from inference_api import codes
 from inference_api.handler import (
     _body,
-    _models,
     _reported,
+    _schema,
     _user_id,
     app,
     clients,
@@ -40,17 +41,14 @@ text_search_failed = _reported("printed-ISBN text search", "CodesTextSearchFailu
 @cache
 def settings() -> codes.CodesSettings:
     """Read once per container from the environment the stack sets."""
-    return codes.CodesSettings(
-        uploads_bucket=os.environ["UPLOADS_BUCKET"],
-        text_fallback=os.environ.get("CODES_TEXT_FALLBACK", "false") == "true",
-    )
+    return environment.load(codes.CodesSettings, os.environ)
 
 
 @app.post("/v1/codes")
 @tracer.capture_method(capture_response=False)
 def read_codes() -> dict[str, Any]:
     user = _user_id()
-    request = _body(_models().CodesRequest)
+    request = _body(_schema().CodesRequest)
     result = codes.read_codes(
         settings(), clients(), user, request.image, request.formats, text_search_failed
     )

@@ -6,11 +6,7 @@ bare 500. Nothing AWS says reaches the client: AWS's error code and message
 (which can hold ARNs, account ids and bucket names) go to the log through
 :attr:`ApiError.cause`; the client gets our own message.
 
-AWS errors, by what retrying can do (codes from the API references of
-Rekognition, S3 and DynamoDB, e.g.
-https://docs.aws.amazon.com/rekognition/latest/APIReference/API_StartProjectVersion.html,
-https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_GetItem.html,
-https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html):
+AWS errors, by what retrying can do (the classes of :mod:`shared.aws_errors`):
 
 * throttling (``ThrottlingException``, ``ProvisionedThroughputExceededException``,
   ``RequestLimitExceeded``, ``LimitExceededException``, ``SlowDown``, HTTP 429):
@@ -31,13 +27,15 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
+from botocore.exceptions import BotoCoreError, ClientError
+from shared.aws_errors import (
+    ACCESS_DENIED,
+    NOT_FOUND,
+    THROTTLED,
+    TRANSIENT_SDK_ERRORS,
+    UNAVAILABLE,
+    error_code,
+    http_status,
 )
 
 THROTTLED_RETRY_AFTER_SECONDS = 2
@@ -112,19 +110,6 @@ class ApiError(Exception):
         }
 
 
-THROTTLED = frozenset(
-    {
-        "ThrottlingException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "LimitExceededException",
-        "SlowDown",
-        "TooManyRequestsException",
-    }
-)
-UNAVAILABLE = frozenset({"InternalServerError", "ServiceUnavailable", "InternalError"})
-ACCESS_DENIED = frozenset({"AccessDeniedException", "AccessDenied", "403"})
-NOT_FOUND = frozenset({"ResourceNotFoundException", "NoSuchBucket"})
 IMAGE_ERRORS: dict[str, tuple[int, str, str]] = {
     "InvalidImageFormatException": (
         400,
@@ -143,12 +128,6 @@ IMAGE_ERRORS: dict[str, tuple[int, str, str]] = {
         "Rekognition refused the image (too small a face, or unreadable)",
     ),
 }
-TRANSIENT_SDK_ERRORS = (
-    ConnectTimeoutError,
-    ReadTimeoutError,
-    EndpointConnectionError,
-    ConnectionClosedError,
-)
 
 
 def _retry_later(status: int, code: str, message: str, seconds: int) -> Callable[..., ApiError]:
@@ -184,10 +163,9 @@ def from_aws(exc: Exception, operation: str, field_name: str = "image") -> ApiEr
     :param field_name: the request field an image error names.
     """
     if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        http = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        cause = f"{operation}: {code} (HTTP {http}): {error.get('Message', '')}"
+        code, http = error_code(exc), http_status(exc)
+        message = exc.response.get("Error", {}).get("Message", "")
+        cause = f"{operation}: {code} (HTTP {http}): {message}"
         if code in THROTTLED or http == 429:
             return throttled(cause, code)
         if code in IMAGE_ERRORS:

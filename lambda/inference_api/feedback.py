@@ -1,4 +1,6 @@
-"""Feedback on labels answers, and the review queue that turns it into training data.
+"""Feedback on labels answers: copies into the training data, pending review.
+
+The review itself (the reviewers' routes) is :mod:`inference_api.review`.
 
 Flow (README, "From a wrong answer to a promoted model"):
 
@@ -11,7 +13,7 @@ Flow (README, "From a wrong answer to a promoted model"):
    ``review_below_confidence`` is queued the same way by the API itself
    (``origin: low_confidence``, suggested label = the model's best one, or
    ``feedback/_unsorted/`` when it found none).
-3. Reviewers (the Cognito group :data:`REVIEWERS_GROUP`) list pending items
+3. Reviewers (the Cognito group ``shared.layout.REVIEWERS_GROUP``) list pending items
    (``GET /v1/review``) and confirm, correct or discard each
    (``POST /v1/review``). Only ``confirmed`` items are used for training
    (the retraining workflow reads the table, not the prefix); a correction
@@ -22,7 +24,7 @@ Feedback ids are derived from the source (the upload's key), so a retried
 request, or a person's feedback on an answer the API had already queued,
 rewrites the same item and object instead of making a second one.
 
-Table item (partition ``feedback_id``; index :data:`BY_STATUS_INDEX` on
+Table item (partition ``feedback_id``; index ``shared.layout.FEEDBACK_BY_STATUS_INDEX`` on
 ``status`` then ``created_at``): ``status`` (pending | confirmed |
 discarded), ``created_at`` (ISO 8601 UTC), ``origin`` (person |
 low_confidence), ``user_id`` (Cognito sub of who sent it), ``source_key``,
@@ -40,31 +42,16 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from imaging import HEADER_BYTES, TRAINING
+from shared.imaging import HEADER_BYTES, TRAINING
+from shared.layout import FEEDBACK_PREFIX, UNSORTED
 
+from inference_api.calls import Clients, Settings, State, aws
 from inference_api.errors import ApiError
-from inference_api.service import (
-    NOT_FOUND_CODES,
-    Clients,
-    Settings,
-    State,
-    active_version,
-    aws,
-    checked_image,
-    own_upload,
-    read_upload,
-    version_name,
-)
+from inference_api.images import NOT_FOUND_CODES, checked_image, own_upload, read_upload
+from inference_api.model_versions import active_version, version_name
 
-FEEDBACK_PREFIX = "feedback/"
-UNSORTED = "_unsorted"
-"""Folder of queued answers with no label yet (a label cannot start with ``_``)."""
-REVIEWERS_GROUP = "reviewers"
-BY_STATUS_INDEX = "by-status"
-REVIEW_PAGE_SIZE = 50
-IMAGE_URL_EXPIRY_SECONDS = 300
 TRAINING_LIMITS = TRAINING
-"""A feedback photo becomes a training image: :data:`imaging.TRAINING`'s limits."""
+"""A feedback photo becomes a training image: :data:`shared.imaging.TRAINING`'s limits."""
 LABEL_PATTERN = re.compile(r"^[^\W_][\w .\-]{0,99}$")
 """Labels are folder names: a letter or digit (any script) first, then letters,
 digits, ``_``, ``-``, ``.`` or spaces, at most 100 characters (Custom Labels
@@ -94,31 +81,20 @@ def training_key(label: str | None, feedback_id: str, extension: str) -> str:
     return f"{FEEDBACK_PREFIX}{label or UNSORTED}/{feedback_id}.{extension}"
 
 
-def _extension(key: str) -> str:
+def extension_of(key: str) -> str:
     suffix = key.rsplit(".", 1)[-1].lower() if "." in key else ""
     return suffix if suffix in {"jpg", "jpeg", "png"} else "jpg"
 
 
-def groups(claims: dict[str, Any]) -> frozenset[str]:
-    """The Cognito groups of the caller from the authorizer's claims.
-
-    API Gateway REST hands every claim over as a string: ``cognito:groups`` is
-    ``"reviewers"`` for one group and ``"[a b]"`` for several; a list (direct
-    invocation) and ``"a,b"`` are read too.
-    """
-    raw = claims.get("cognito:groups")
-    if raw is None:
-        return frozenset()
-    if isinstance(raw, list | tuple):
-        return frozenset(str(g) for g in raw)
-    return frozenset(g for g in re.split(r"[\s,]+", str(raw).strip("[]")) if g)
-
-
-def _now() -> str:
+def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _check_known(state: State, label: str, *, new_label: bool, field_name: str = "label") -> str:
+def check_known(state: State, label: str, *, new_label: bool, field_name: str = "label") -> str:
+    """``label`` checked, and known to the promoted version unless ``new_label``.
+
+    :raises ApiError: 400 ``invalid_label`` or ``unknown_label`` naming ``field_name``.
+    """
     label = check_label(label, field_name)
     if label not in state.known_labels and not new_label:
         known = sorted(state.known_labels)
@@ -144,7 +120,7 @@ def _check_pixels(settings: Settings, clients: Clients, key: str, field_name: st
     checked_image(data, TRAINING_LIMITS, field_name)
 
 
-def _copy(
+def copy_into_training(
     settings: Settings, clients: Clients, source_key: str, target_key: str, source_bucket: str = ""
 ) -> None:
     """CopyObject into the training bucket, from the uploads bucket unless ``source_bucket``."""
@@ -172,7 +148,7 @@ def _pending_item(
     item: dict[str, Any] = {
         "feedback_id": {"S": feedback_id},
         "status": {"S": "pending"},
-        "created_at": {"S": _now()},
+        "created_at": {"S": now_iso()},
         "origin": {"S": origin},
         "user_id": {"S": user_id},
         "source_key": {"S": source},
@@ -197,21 +173,21 @@ def submit(
 ) -> dict[str, Any]:
     """``POST /v1/feedback``: copy the caller's upload into the training data, pending review.
 
-    :param request: an :class:`inference_api.models.FeedbackRequest`.
+    :param request: an :class:`inference_api.schema.FeedbackRequest`.
     :returns: ``{"feedback_id", "status": "pending", "label", "agreed"}``.
     :raises ApiError: 403 ``forbidden_key`` (not the caller's upload), 404
         ``upload_not_found``, 413/415/400 training image limits, 409
         ``no_active_model``, 400 ``unknown_label`` / ``invalid_label``, and
-        the AWS answers of :func:`inference_api.service.aws` (429, 502, 503).
+        the AWS answers of :func:`inference_api.calls.aws` (429, 502, 503).
     """
     own_upload(settings, clients, user_id, request.s3_key, TRAINING_LIMITS, "s3_key")
     active_version(settings, clients, state)  # 409 without a promoted model; reads its labels
-    label = _check_known(state, request.label, new_label=request.new_label)
+    label = check_known(state, request.label, new_label=request.new_label)
     _check_pixels(settings, clients, request.s3_key, "s3_key")
     feedback_id = feedback_id_for(request.s3_key)
-    target = training_key(label, feedback_id, _extension(request.s3_key))
+    target = training_key(label, feedback_id, extension_of(request.s3_key))
     try:
-        _copy(settings, clients, request.s3_key, target)
+        copy_into_training(settings, clients, request.s3_key, target)
     except ApiError as exc:
         if exc.aws_code in NOT_FOUND_CODES:  # expired a moment ago
             raise ApiError(
@@ -273,8 +249,8 @@ def queue_low_confidence(
         if "S3Object" in image:
             source = image["S3Object"]["Name"]
             feedback_id = feedback_id_for(source)
-            target = training_key(suggested, feedback_id, _extension(source))
-            _copy(settings, clients, source, target)
+            target = training_key(suggested, feedback_id, extension_of(source))
+            copy_into_training(settings, clients, source, target)
         else:
             data: bytes = image["Bytes"]
             source = f"bytes:{hashlib.sha256(data).hexdigest()}"
@@ -317,158 +293,3 @@ def queue_low_confidence(
             state.on_review_queue_failure(exc)
         return False
     return True
-
-
-def _require_reviewer(caller_groups: frozenset[str]) -> None:
-    if REVIEWERS_GROUP not in caller_groups:
-        raise ApiError(
-            403,
-            "not_reviewer",
-            f"only members of the Cognito group '{REVIEWERS_GROUP}' may review feedback; "
-            "ask an administrator to add you",
-        )
-
-
-def _s(item: dict[str, Any], name: str) -> str | None:
-    value = item.get(name, {}).get("S")
-    return str(value) if value is not None else None
-
-
-def _n(item: dict[str, Any], name: str) -> float | None:
-    value = item.get(name, {}).get("N")
-    return float(value) if value is not None else None
-
-
-def list_pending(
-    settings: Settings, clients: Clients, state: State, caller_groups: frozenset[str]
-) -> dict[str, Any]:
-    """``GET /v1/review``: the oldest :data:`REVIEW_PAGE_SIZE` pending items, with image URLs.
-
-    :returns: ``{"known_labels": [...], "items": [{feedback_id, label, answered_label,
-        answered_confidence, model_version, origin, created_at, image_url}]}``; image
-        URLs are presigned GETs of the training copy, valid :data:`IMAGE_URL_EXPIRY_SECONDS`.
-    :raises ApiError: 403 ``not_reviewer``; the AWS answers of :func:`aws`.
-    """
-    _require_reviewer(caller_groups)
-    try:
-        active_version(settings, clients, state)
-    except ApiError as exc:
-        if exc.code != "no_active_model":
-            raise
-    items = aws(
-        clients,
-        "dynamodb",
-        "query",
-        TableName=settings.feedback_table,
-        IndexName=BY_STATUS_INDEX,
-        KeyConditionExpression="#status = :pending",
-        ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues={":pending": {"S": "pending"}},
-        ScanIndexForward=True,
-        Limit=REVIEW_PAGE_SIZE,
-    ).get("Items", [])
-    answer = []
-    for item in items:
-        key = _s(item, "training_key")
-        url = clients.s3.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": settings.training_bucket, "Key": key},
-            ExpiresIn=IMAGE_URL_EXPIRY_SECONDS,
-        )
-        answer.append(
-            {
-                "feedback_id": _s(item, "feedback_id"),
-                "label": _s(item, "label"),
-                "answered_label": _s(item, "answered_label"),
-                "answered_confidence": _n(item, "answered_confidence"),
-                "model_version": _s(item, "model_version"),
-                "origin": _s(item, "origin") or "person",
-                "created_at": _s(item, "created_at"),
-                "image_url": url,
-            }
-        )
-    return {"known_labels": sorted(state.known_labels), "items": answer}
-
-
-def review(
-    settings: Settings,
-    clients: Clients,
-    state: State,
-    user_id: str,
-    caller_groups: frozenset[str],
-    request: Any,
-) -> dict[str, Any]:
-    """``POST /v1/review``: confirm, correct (with ``label``) or discard one pending item.
-
-    :param request: an :class:`inference_api.models.ReviewRequest`.
-    :returns: ``{"feedback_id", "status", "label"}`` after the change.
-    :raises ApiError: 403 ``not_reviewer``; 404 ``feedback_not_found``; 409
-        ``already_reviewed`` (someone else was first); 400 ``label_required``
-        (confirming an unsorted item, or correcting without a label),
-        ``unknown_label``, ``invalid_label``; the AWS answers of :func:`aws`.
-    """
-    _require_reviewer(caller_groups)
-    key = {"feedback_id": {"S": request.feedback_id}}
-    item = aws(clients, "dynamodb", "get_item", TableName=settings.feedback_table, Key=key).get(
-        "Item"
-    )
-    if item is None:
-        raise ApiError(404, "feedback_not_found", "no feedback with that id", "feedback_id")
-    if _s(item, "status") != "pending":
-        raise ApiError(
-            409,
-            "already_reviewed",
-            f"this item was already reviewed ({_s(item, 'status')})",
-            "feedback_id",
-        )
-    old_key = str(_s(item, "training_key"))
-    label = _s(item, "label")
-    new_key = old_key
-    if request.action == "correct":
-        if not request.label:
-            raise ApiError(400, "label_required", "correct needs the right label", "label")
-        active_version(settings, clients, state)
-        label = _check_known(state, request.label, new_label=request.new_label)
-        new_key = training_key(label, request.feedback_id, _extension(old_key))
-    elif request.action == "confirm" and not label:
-        raise ApiError(
-            400, "label_required", "this item has no label yet: correct it with one", "label"
-        )
-    if new_key != old_key:
-        _copy(settings, clients, old_key, new_key, source_bucket=settings.training_bucket)
-    status = "discarded" if request.action == "discard" else "confirmed"
-    values: dict[str, Any] = {
-        ":status": {"S": status},
-        ":pending": {"S": "pending"},
-        ":by": {"S": user_id},
-        ":at": {"S": _now()},
-        ":key": {"S": new_key},
-    }
-    sets = "#status = :status, reviewed_by = :by, reviewed_at = :at, training_key = :key"
-    if label:
-        sets += ", label = :label, agreed = :agreed"
-        values[":label"] = {"S": label}
-        values[":agreed"] = {"BOOL": label == _s(item, "answered_label")}
-    try:
-        aws(
-            clients,
-            "dynamodb",
-            "update_item",
-            TableName=settings.feedback_table,
-            Key=key,
-            UpdateExpression=f"SET {sets}",
-            ConditionExpression="#status = :pending",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=values,
-        )
-    except ApiError as exc:
-        if new_key != old_key:  # nobody points at the new copy
-            aws(clients, "s3", "delete_object", Bucket=settings.training_bucket, Key=new_key)
-        if exc.aws_code == "ConditionalCheckFailedException":
-            raise ApiError(
-                409, "already_reviewed", "someone reviewed this item first", "feedback_id"
-            ) from None
-        raise
-    if request.action == "discard" or new_key != old_key:
-        aws(clients, "s3", "delete_object", Bucket=settings.training_bucket, Key=old_key)
-    return {"feedback_id": request.feedback_id, "status": status, "label": label}

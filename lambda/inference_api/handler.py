@@ -16,7 +16,7 @@ Routes (all under ``/v1``; bodies are JSON; errors are
 
 Limits (checked before AWS is called): API Gateway payload 10 MB, Lambda
 synchronous payload 6 MB (base64 adds a third, so about 4.5 MB of image),
-image limits in :mod:`imaging`.
+image limits in :mod:`shared.imaging`.
 
 Every answer to an allowed origin carries CORS headers, errors and 500s
 included. X-Ray traces never hold a route's answer (presigned URLs, face
@@ -37,8 +37,9 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
+from shared import environment
 
-from inference_api import body, service
+from inference_api import body, calls, faces, images, labels, model_versions
 from inference_api.errors import ApiError, from_aws
 
 if TYPE_CHECKING:
@@ -80,33 +81,18 @@ review_queue_failed = _reported("review queue write", "ReviewQueueFailures")
 """A low-confidence answer could not be queued for review."""
 
 
-STATE = service.State(
+STATE = calls.State(
     on_usage_write_failure=usage_write_failed, on_review_queue_failure=review_queue_failed
 )
 
 
 @cache
-def settings() -> service.Settings:
+def settings() -> calls.Settings:
     """Read once per container from the environment the stack sets."""
-    env = os.environ
-    return service.Settings(
-        project_arn=env["PROJECT_ARN"],
-        collection_id=env["COLLECTION_ID"],
-        model_usage_table=env["MODEL_USAGE_TABLE"],
-        faces_table=env["FACES_TABLE"],
-        uploads_bucket=env["UPLOADS_BUCKET"],
-        auto_start=env.get("AUTO_START_ON_DEMAND", "false") == "true",
-        min_inference_units=int(env.get("MIN_INFERENCE_UNITS", "1")),
-        upload_url_expiry_seconds=int(env.get("UPLOAD_URL_EXPIRY_SECONDS", "300")),
-        training_bucket=env.get("TRAINING_BUCKET", ""),
-        feedback_table=env.get("FEEDBACK_TABLE", ""),
-        review_below_confidence=float(env.get("REVIEW_BELOW_CONFIDENCE", "0")),
-    )
+    return environment.load(calls.Settings, os.environ)
 
 
-S3_CONFIG = service.BUDGETS["s3"].config(
-    signature_version="s3v4", s3={"addressing_style": "virtual"}
-)
+S3_CONFIG = calls.BUDGETS["s3"].config(signature_version="s3v4", s3={"addressing_style": "virtual"})
 """SigV4 presigning, so Content-Type and Content-Length are signed headers."""
 
 
@@ -118,11 +104,11 @@ def seconds_left() -> float:
 
 
 @cache
-def clients() -> service.Clients:
-    return service.Clients(
-        boto3.client("rekognition", config=service.BUDGETS["rekognition"].config()),
+def clients() -> calls.Clients:
+    return calls.Clients(
+        boto3.client("rekognition", config=calls.BUDGETS["rekognition"].config()),
         boto3.client("s3", config=S3_CONFIG),
-        boto3.client("dynamodb", config=service.BUDGETS["dynamodb"].config()),
+        boto3.client("dynamodb", config=calls.BUDGETS["dynamodb"].config()),
         time_left=seconds_left,
     )
 
@@ -153,28 +139,28 @@ def _body(model: type[M]) -> M:
     return body.parse(event.raw_event, event.headers, model)
 
 
-def _models() -> Any:
-    from inference_api import models  # built when a body is first read
+def _schema() -> Any:
+    from inference_api import schema  # built when a body is first read
 
-    return models
+    return schema
 
 
 @app.post("/v1/uploads")
 @tracer.capture_method(capture_response=False)
 def create_upload() -> dict[str, Any]:
     user = _user_id()
-    request = _body(_models().UploadRequest)
-    return service.presign_upload(
+    request = _body(_schema().UploadRequest)
+    return images.presign_upload(
         settings(), clients(), user, request.content_type, request.content_length
     )
 
 
 @app.post("/v1/labels")
 @tracer.capture_method(capture_response=False)
-def labels() -> dict[str, Any]:
+def detect_labels() -> dict[str, Any]:
     user = _user_id()
-    request = _body(_models().LabelsRequest)
-    result = service.detect_labels(
+    request = _body(_schema().LabelsRequest)
+    result = labels.detect_labels(
         settings(),
         clients(),
         STATE,
@@ -191,8 +177,8 @@ def labels() -> dict[str, Any]:
 @tracer.capture_method(capture_response=False)
 def faces_search() -> dict[str, Any]:
     user = _user_id()
-    request = _body(_models().FaceSearchRequest)
-    return service.search_faces(
+    request = _body(_schema().FaceSearchRequest)
+    return faces.search_faces(
         settings(), clients(), user, request.image, request.max_faces, request.face_match_threshold
     )
 
@@ -201,22 +187,22 @@ def faces_search() -> dict[str, Any]:
 @tracer.capture_method(capture_response=False)
 def faces_analyze() -> dict[str, Any]:
     user = _user_id()
-    request = _body(_models().FaceAnalyzeRequest)
-    return service.analyze_faces(settings(), clients(), user, request.image)
+    request = _body(_schema().FaceAnalyzeRequest)
+    return faces.analyze_faces(settings(), clients(), user, request.image)
 
 
 @app.get("/v1/models")
 @tracer.capture_method(capture_response=False)
-def models() -> dict[str, Any]:
+def list_models() -> dict[str, Any]:
     _user_id()
-    return service.list_models(settings(), clients(), STATE)
+    return model_versions.list_models(settings(), clients(), STATE)
 
 
 @app.post("/v1/feedback")
 @tracer.capture_method(capture_response=False)
 def send_feedback() -> dict[str, Any]:
     user = _user_id()
-    request = _body(_models().FeedbackRequest)
+    request = _body(_schema().FeedbackRequest)
     from inference_api import feedback
 
     result = feedback.submit(settings(), clients(), STATE, user, request)
@@ -232,21 +218,19 @@ def send_feedback() -> dict[str, Any]:
 @tracer.capture_method(capture_response=False)
 def review_queue() -> dict[str, Any]:
     _user_id()
-    from inference_api import feedback
+    from inference_api import review
 
-    return feedback.list_pending(settings(), clients(), STATE, feedback.groups(_claims()))
+    return review.list_pending(settings(), clients(), STATE, review.groups(_claims()))
 
 
 @app.post("/v1/review")
 @tracer.capture_method(capture_response=False)
 def review_item() -> dict[str, Any]:
     user = _user_id()
-    request = _body(_models().ReviewRequest)
-    from inference_api import feedback
+    request = _body(_schema().ReviewRequest)
+    from inference_api import review
 
-    result = feedback.review(
-        settings(), clients(), STATE, user, feedback.groups(_claims()), request
-    )
+    result = review.review(settings(), clients(), STATE, user, review.groups(_claims()), request)
     metrics.add_metric(name=f"Review{request.action.title()}", unit=MetricUnit.Count, value=1)
     return result
 

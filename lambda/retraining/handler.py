@@ -16,6 +16,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
+from shared import environment
 
 from retraining import steps
 
@@ -31,19 +32,8 @@ CONFIG = Config(
 
 @cache
 def settings() -> steps.Settings:
-    env = os.environ
-    return steps.Settings(
-        project_arn=env["PROJECT_ARN"],
-        training_bucket=env["TRAINING_BUCKET"],
-        feedback_table=env["FEEDBACK_TABLE"],
-        model_usage_table=env["MODEL_USAGE_TABLE"],
-        state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
-        dataset_prefix=env.get("DATASET_PREFIX", "datasets/main"),
-        min_confirmed_items=int(env.get("MIN_CONFIRMED_ITEMS", "20")),
-        test_fraction=float(env.get("TEST_FRACTION", "0.2")),
-        max_f1_drop=float(env.get("MAX_F1_DROP", "0.02")),
-        min_f1=float(env.get("MIN_F1", "0.8")),
-    )
+    """Read once per container from the environment the stack sets."""
+    return environment.load(steps.Settings, os.environ)
 
 
 @cache

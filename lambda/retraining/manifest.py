@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from imaging import TRAINING, ImageError, check_image
+from shared.imaging import TRAINING, ImageError, check_image
 
 TRAINING_LIMITS = TRAINING
-"""Training images: :data:`imaging.TRAINING` (JPEG or PNG, up to 15 MB, 64-4096 px)."""
+"""Training images: :data:`shared.imaging.TRAINING` (JPEG or PNG, up to 15 MB, 64-4096 px)."""
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 ATTRIBUTE = "imgrec-classification"

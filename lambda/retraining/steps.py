@@ -36,21 +36,25 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
-from cost_guard.table import ACTIVE_POINTER_KEY
-from imaging import HEADER_BYTES
-from inference_api.errors import THROTTLED, TRANSIENT_SDK_ERRORS, UNAVAILABLE
-from inference_api.feedback import BY_STATUS_INDEX as FEEDBACK_BY_STATUS_INDEX
+from shared import pointer
+from shared.aws_errors import TRANSIENT_SDK_ERRORS, error_code, http_status, is_retryable
+from shared.imaging import HEADER_BYTES
+from shared.layout import (
+    FEEDBACK_BY_STATUS_INDEX,
+    MANIFEST_PREFIX,
+    REKOGNITION_OUTPUT_PREFIX,
+)
+from shared.pointer import PointerChangedError as PointerChangedError  # a workflow error name
 
 from retraining import manifest
 
-MANIFEST_PREFIX = "manifests/retraining/"
-OUTPUT_PREFIX = "rekognition-output/"
+OUTPUT_PREFIX = REKOGNITION_OUTPUT_PREFIX
 """Where Rekognition writes training output (the training bucket policy allows only it)."""
 VERSION_PREFIX = "retrain-"
-RETRYABLE_CODES = THROTTLED | UNAVAILABLE
 """The API's classification (``inference_api.errors``): throttling and AWS-side failures."""
 
 
@@ -72,10 +76,6 @@ class DatasetFailedError(Exception):
 
 class EvaluationMissingError(Exception):
     """The trained version has no evaluation result to compare."""
-
-
-class PointerChangedError(Exception):
-    """The active version changed while the new one was evaluated: nothing promoted."""
 
 
 @dataclass(frozen=True)
@@ -103,10 +103,10 @@ def call(client: Any, operation: str, **params: Any) -> Any:
     try:
         return getattr(client, operation)(**params)
     except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        http = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        if code in RETRYABLE_CODES or http == 429 or http >= 500:
-            raise RetryableError(f"{operation}: {code} (HTTP {http})") from exc
+        if is_retryable(exc):
+            raise RetryableError(
+                f"{operation}: {error_code(exc)} (HTTP {http_status(exc)})"
+            ) from exc
         raise
     except TRANSIENT_SDK_ERRORS as exc:
         raise RetryableError(f"{operation}: {type(exc).__name__}") from exc
@@ -467,13 +467,7 @@ def evaluate(
     new = read_evaluation(s3, new_description) if new_description else None
     if new is None:
         raise EvaluationMissingError(f"version {version_name} has no evaluation summary")
-    pointer = call(
-        dynamodb,
-        "get_item",
-        TableName=settings.model_usage_table,
-        Key={"project_version_arn": {"S": ACTIVE_POINTER_KEY}},
-    ).get("Item", {})
-    active_arn = pointer.get("active_project_version_arn", {}).get("S")
+    active_arn = pointer.read(partial(call, dynamodb, "get_item"), settings.model_usage_table).arn
     active = None
     if active_arn:
         described = _versions(rekognition, settings, VersionNames=[_name(active_arn)])
@@ -515,31 +509,14 @@ def promote(
 
     :raises PointerChangedError: the active version is no longer the one evaluated against.
     """
-    item: dict[str, Any] = {
-        "project_version_arn": {"S": ACTIVE_POINTER_KEY},
-        "active_project_version_arn": {"S": version_arn},
-        "promoted_at": {"S": now().isoformat(timespec="seconds")},
-        "promoted_by": {"S": "retraining workflow"},
-        "forced": {"BOOL": False},
-        "f1": {"N": f"{evaluation['new_f1']:.4f}"},
-    }
-    if evaluation["labels"]:
-        item["labels"] = {"SS": list(evaluation["labels"])}
-    before = evaluation.get("active_version_arn")
-    params: dict[str, Any] = (
-        {
-            "ConditionExpression": "active_project_version_arn = :before",
-            "ExpressionAttributeValues": {":before": {"S": before}},
-        }
-        if before
-        else {"ConditionExpression": "attribute_not_exists(active_project_version_arn)"}
+    pointer.write(
+        partial(call, dynamodb, "put_item"),
+        settings.model_usage_table,
+        version_arn,
+        expected=evaluation.get("active_version_arn"),
+        promoted_by="retraining workflow",
+        f1=evaluation["new_f1"],
+        labels=evaluation["labels"],
+        now=now,
     )
-    try:
-        call(dynamodb, "put_item", TableName=settings.model_usage_table, Item=item, **params)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            raise PointerChangedError(
-                "another version was promoted while this one was evaluated; not promoted"
-            ) from None
-        raise
     return {"promoted": version_arn, "version_name": _name(version_arn)}

@@ -46,7 +46,7 @@ from aws_cdk import integ_tests_alpha as integ  # noqa: E402
 
 from stacks.config import parse_stage  # noqa: E402
 from stacks.stage import add_stage_stacks  # noqa: E402
-from tests.api_events import rest_event  # noqa: E402 (API Gateway's REST proxy event shape)
+from tests.support.api_events import rest_event  # noqa: E402 (API Gateway's REST proxy event shape)
 
 PHOTO = ROOT / "assets" / "test-photos" / "shelf.jpg"
 TEST_USER = "someone@example.com"

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imaging import FACES, ImageError, check_image
+from shared.imaging import FACES, ImageError, check_image
+from shared.layout import FACES_BY_PERSON_INDEX as BY_PERSON_INDEX
 
 from tools.models.lifecycle import StageResources, ToolError
 
-BY_PERSON_INDEX = "by-person"
 EXTERNAL_ID = re.compile(r"[^a-zA-Z0-9_.\-:]")
 
 

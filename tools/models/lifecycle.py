@@ -11,22 +11,22 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
-from cost_guard.usage_store import ACTIVE_POINTER_KEY
-from retraining.steps import OUTPUT_PREFIX as OUTPUT_PREFIX  # the CLI trains with it too
 from retraining.steps import Evaluation as Evaluation  # re-exported (tools.models)
 from retraining.steps import LabelScore as LabelScore  # re-exported: tools.models prints them
 from retraining.steps import read_evaluation
+from shared import pointer
+from shared.layout import REKOGNITION_OUTPUT_PREFIX
 
+from tools.aws import ToolError as ToolError  # re-exported: every tools.models command raises it
+from tools.aws import stack_outputs
+
+OUTPUT_PREFIX = REKOGNITION_OUTPUT_PREFIX
+"""Where Custom Labels writes a version's output (the CLI trains with it, as the workflow does)."""
 TERMINAL_TRAINING = frozenset({"TRAINING_COMPLETED", "TRAINING_FAILED"})
-
-
-class ToolError(RuntimeError):
-    """A failure with what went wrong and what to do; the CLI prints it and exits 1."""
 
 
 @dataclass(frozen=True)
@@ -43,24 +43,6 @@ class StageResources:
     @property
     def project_name(self) -> str:
         return self.project_arn.split(":project/")[1].split("/")[0]
-
-
-def stack_outputs(cloudformation: Any, stage: str, kind: str) -> dict[str, str]:
-    """The outputs of the stage's ``<Stage>-<kind>`` stack (``Data`` or ``Service``).
-
-    :raises ToolError: when the stack does not exist (stage not deployed).
-    """
-    stack = f"{stage[:1].upper()}{stage[1:]}-{kind}"
-    try:
-        [description] = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-    except ClientError as exc:
-        if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
-            raise ToolError(
-                f"stage {stage!r} is not deployed here (no stack {stack} in this account and "
-                f"region); deploy it with 'make deploy STAGE={stage}' or set AWS_REGION"
-            ) from None
-        raise
-    return {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
 
 
 def stage_resources(cloudformation: Any, stage: str) -> StageResources:
@@ -221,7 +203,11 @@ def promote(
     """Make ``version`` the stage's active model (the model pointer item).
 
     Refuses a version that is not TRAINING_COMPLETED-or-later, or whose F1 is
-    under ``min_f1``, unless ``force``. :returns: the promoted ARN.
+    under ``min_f1``, unless ``force``. The write is conditional on the pointer
+    read just before (:func:`shared.pointer.write`), as the workflow's is.
+
+    :returns: the promoted ARN.
+    :raises ToolError: refused, or another promotion landed in between.
     """
     description = find_version(rekognition, resources, version)
     arn = str(description["ProjectVersionArn"])
@@ -244,29 +230,29 @@ def promote(
             raise ToolError(
                 f"version {version} has F1 {f1:.3f} < --min-f1 {min_f1}; use --force to override"
             )
-    item: dict[str, Any] = {
-        "project_version_arn": {"S": ACTIVE_POINTER_KEY},
-        "active_project_version_arn": {"S": arn},
-        "promoted_at": {"S": datetime.now(UTC).isoformat(timespec="seconds")},
-        "promoted_by": {"S": getpass.getuser()},
-        "forced": {"BOOL": force},
-    }
-    if f1 is not None:
-        item["f1"] = {"N": f"{f1:.4f}"}
-    if evaluation and evaluation.labels:
-        # The labels the feedback route accepts without new_label (inference_api.feedback).
-        item["labels"] = {"SS": sorted({score.label for score in evaluation.labels})}
-    dynamodb.put_item(TableName=resources.model_usage_table, Item=item)
+    before = pointer.read(dynamodb.get_item, resources.model_usage_table).arn
+    try:
+        pointer.write(
+            dynamodb.put_item,
+            resources.model_usage_table,
+            arn,
+            expected=before,
+            promoted_by=getpass.getuser(),
+            forced=force,
+            f1=f1,
+            # The labels the feedback route accepts without new_label (inference_api.feedback).
+            labels=(score.label for score in evaluation.labels) if evaluation else (),
+        )
+    except pointer.PointerChangedError:
+        raise ToolError(
+            "another version was promoted while this one was checked; run promote again"
+        ) from None
     return arn
 
 
 def active_version(dynamodb: Any, resources: StageResources) -> str | None:
-    item = dynamodb.get_item(
-        TableName=resources.model_usage_table,
-        Key={"project_version_arn": {"S": ACTIVE_POINTER_KEY}},
-    ).get("Item", {})
-    value: str | None = item.get("active_project_version_arn", {}).get("S")
-    return value
+    """The promoted version's ARN (None: nothing promoted)."""
+    return pointer.read(dynamodb.get_item, resources.model_usage_table).arn
 
 
 def wait_for(

@@ -1,0 +1,1 @@
+"""cdk-nag and CloudFormation Guard: the checks every synth runs, and the acknowledged findings."""

@@ -1,0 +1,1 @@
+"""The ``<Stage>-Data`` stack: what holds data (kept apart from what can be rebuilt)."""

@@ -1,0 +1,111 @@
+"""``<Stage>-Data``: the stateful stack.
+
+Holds everything that keeps data: buckets, tables, the Rekognition project
+and collection, and the Cognito user pool. Stateless stacks receive these
+through typed constructor arguments (:class:`DataStack` attributes), never by
+hand-built export names.
+
+When the stage retains data (prod), every resource here is RETAINed on
+delete and the stack has termination protection; otherwise (dev) they are
+destroyed and the buckets emptied on delete.
+
+Logical ids of resources in this stack must never change once released:
+renaming a construct here replaces a bucket or table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from stacks.config import StageConfig
+from stacks.data.identity import Identity
+from stacks.data.recognition import Recognition
+from stacks.data.storage import Storage
+from stacks.data.tables import Tables
+
+
+class DataStack(Stack):
+    """Stateful resources of one stage.
+
+    :ivar storage: the buckets (:class:`stacks.data.storage.Storage`).
+    :ivar tables: the DynamoDB tables (:class:`stacks.data.tables.Tables`).
+    :ivar recognition: project and collection (:class:`stacks.data.recognition.Recognition`).
+    :ivar identity: user pool and app client (:class:`stacks.data.identity.Identity`).
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            termination_protection=config.retain_data,
+            description=(
+                f"Phone image recognition, stage {config.name}: stateful resources "
+                "(buckets, tables, Rekognition project and collection, user pool)"
+            ),
+            **kwargs,
+        )
+        name_prefix = f"imgrec-{config.name}"
+        self.storage = Storage(
+            self,
+            "Storage",
+            retain_data=config.retain_data,
+            upload_retention_days=config.upload_retention_days,
+            access_log_retention_days=max(config.log_retention_days, 90),
+        )
+        self.tables = Tables(self, "Tables", retain_data=config.retain_data)
+        self.recognition = Recognition(
+            self, "Recognition", name_prefix=name_prefix, retain_data=config.retain_data
+        )
+        self.identity = Identity(
+            self,
+            "Identity",
+            name_prefix=name_prefix,
+            retain_data=config.retain_data,
+            self_sign_up_enabled=config.self_sign_up_enabled,
+            callback_urls=[f"{origin}/" for origin in config.allowed_web_origins],
+        )
+        self._outputs()
+
+    def _outputs(self) -> None:
+        """Stack outputs read by people and by the project's command-line tools."""
+        outputs = {
+            "TrainingBucketName": (
+                self.storage.training.bucket_name,
+                "Training images, one folder per label; Rekognition may read it",
+            ),
+            "UploadsBucketName": (self.storage.uploads.bucket_name, "Phone photo uploads"),
+            "ArchiveBucketName": (
+                self.storage.archive.bucket_name,
+                "Device log and telemetry archive",
+            ),
+            "AccessLogsBucketName": (
+                self.storage.access_logs.bucket_name,
+                "S3 server access logs of the other buckets",
+            ),
+            "DeviceEventsTableName": (
+                self.tables.device_events.table_name,
+                "Device events (device_id, timestamp)",
+            ),
+            "ModelUsageTableName": (
+                self.tables.model_usage.table_name,
+                "Per model version usage, read by the cost guard",
+            ),
+            "FacesTableName": (self.tables.faces.table_name, "Face id -> person"),
+            "ProjectArn": (self.recognition.project_arn, "Custom Labels project ARN"),
+            "CollectionId": (
+                self.recognition.collection.collection_id,
+                "Rekognition face collection id",
+            ),
+            "UserPoolId": (self.identity.user_pool.user_pool_id, "Cognito user pool id"),
+            "UserPoolClientId": (
+                self.identity.app_client.user_pool_client_id,
+                "Cognito app client id for the phone",
+            ),
+        }
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)

@@ -1,0 +1,1 @@
+"""The ``<Stage>-Service`` stack: API, functions, IoT rules, cost guard, retraining, analytics."""

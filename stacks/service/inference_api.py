@@ -1,0 +1,308 @@
+"""Inference API: API Gateway (REST) + the ``inference_api`` Lambda, for the phone.
+
+Creates
+
+* the function (``lambda/inference_api``; 1024 MB for base64 decoding of a
+  4 MB image, 28 s timeout, under API Gateway's 29 s integration limit);
+* a regional REST API with routes under ``/v1`` (see the handler's docstring
+  and ``docs/openapi.json``), every method behind the stage's Cognito user
+  pool authorizer, request validation, stage throttling from config, JSON
+  access logs, X-Ray tracing, CORS only for the stage's web origins, and
+  JSON gateway responses (a 10 MB+ body gets a JSON 413 that says so, not a
+  bare one);
+* when ``waf_enabled``: a WAFv2 web ACL with a rate-based rule per client IP
+  (``waf_rate_limit`` per 5 minutes) and AWS's common rule set (its 8 KB body
+  limit is counted, not blocked: images travel in bodies).
+
+The code reader (``POST /v1/codes``) is a second function with its own role:
+GetObject under ``users/``, and DetectText only where ``codes.text_fallback``
+is on; its layer holds the native decoder (``stacks.native_layer``).
+
+Permissions: DetectCustomLabels and StartProjectVersion on this project's
+versions, DescribeProjectVersions on the project, SearchFacesByImage on the
+collection, DetectFaces (no resource-level permissions exist for it),
+GetObject/PutObject under ``users/`` in the uploads bucket, GetItem and
+UpdateItem on the model usage table, BatchGetItem on the faces table;
+for feedback, Get/Put/DeleteObject under ``feedback/`` in the training
+bucket, Get/Put/UpdateItem on the feedback table and Query on its status index.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+from shared.layout import FEEDBACK_BY_STATUS_INDEX, FEEDBACK_PREFIX
+from shared.layout import UPLOADS_PREFIX as UPLOAD_PREFIX
+from shared.routes import API_VERSION_PREFIX, CODE_READER_ROUTES, ROUTES
+
+from stacks.building_blocks import RETENTION, python_function
+from stacks.config import StageConfig
+from stacks.data.recognition import Recognition
+from stacks.service.code_reader import CodeReader
+
+AWS_MESSAGE = "$context.error.messageString"  # already a quoted JSON string
+GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str, str]] = {
+    "PayloadTooLarge": (
+        apigw.ResponseType.REQUEST_TOO_LARGE,
+        "payload_too_large",
+        "\"the request is over API Gateway's 10 MB limit; upload the photo with "
+        'POST /v1/uploads and send its s3_key"',
+    ),
+    "Unauthorized": (apigw.ResponseType.UNAUTHORIZED, "unauthenticated", AWS_MESSAGE),
+    "AccessDenied": (apigw.ResponseType.ACCESS_DENIED, "forbidden", AWS_MESSAGE),
+    "Throttled": (apigw.ResponseType.THROTTLED, "throttled", AWS_MESSAGE),
+    "WafBlocked": (apigw.ResponseType.WAF_FILTERED, "blocked", AWS_MESSAGE),
+    "Default4xx": (apigw.ResponseType.DEFAULT_4_XX, "bad_request", AWS_MESSAGE),
+    "Default5xx": (apigw.ResponseType.DEFAULT_5_XX, "gateway_error", AWS_MESSAGE),
+}
+"""API Gateway's own errors, answered in the API's JSON error shape."""
+
+
+class InferenceApi(Construct):
+    """The phone's API.
+
+    :ivar function: the Lambda function behind every route but ``/v1/codes``.
+    :ivar code_reader: the code reader's function (``POST /v1/codes``).
+    :ivar api: the REST API (``api.url`` ends with the stage name).
+    :ivar web_acl: the WAFv2 web ACL, or None when the stage has none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        recognition: Recognition,
+        model_usage: dynamodb.ITable,
+        faces: dynamodb.ITable,
+        uploads: s3.IBucket,
+        user_pool: cognito.IUserPool,
+        training: s3.IBucket,
+        feedback: dynamodb.ITable,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = python_function(
+            self,
+            "Function",
+            handler="inference_api.handler.lambda_handler",
+            description=f"Phone image recognition API ({config.name})",
+            service=f"inference-api-{config.name}",
+            log_retention_days=config.log_retention_days,
+            memory_size=1024,
+            timeout=Duration.seconds(28),
+            environment={
+                "PROJECT_ARN": recognition.project_arn,
+                "COLLECTION_ID": recognition.collection.collection_id,
+                "MODEL_USAGE_TABLE": model_usage.table_name,
+                "FACES_TABLE": faces.table_name,
+                "UPLOADS_BUCKET": uploads.bucket_name,
+                "AUTO_START_ON_DEMAND": "true" if config.auto_start_on_demand else "false",
+                "MIN_INFERENCE_UNITS": str(config.min_inference_units),
+                "UPLOAD_URL_EXPIRY_SECONDS": str(config.upload_url_expiry_seconds),
+                "ALLOWED_ORIGINS": ",".join(config.allowed_web_origins),
+                "TRAINING_BUCKET": training.bucket_name,
+                "FEEDBACK_TABLE": feedback.table_name,
+                "REVIEW_BELOW_CONFIDENCE": f"{config.feedback.review_below_confidence:g}",
+                # Traces never hold answers: presigned URLs, face attributes.
+                "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+            },
+        )
+        self._grant(recognition, model_usage, faces, uploads)
+        self._grant_feedback(training, feedback)
+        self.code_reader = CodeReader(self, "CodeReader", config=config, uploads=uploads).function
+        self.api = self._build_api(config, user_pool)
+        self.web_acl = self._build_waf(config) if config.waf_enabled else None
+
+    def _grant(
+        self,
+        recognition: Recognition,
+        model_usage: dynamodb.ITable,
+        faces: dynamodb.ITable,
+        uploads: s3.IBucket,
+    ) -> None:
+        fn: lambda_.Function = self.function
+        statements = [
+            (
+                ["rekognition:DetectCustomLabels", "rekognition:StartProjectVersion"],
+                [recognition.project_versions_arn_pattern],
+            ),
+            (["rekognition:DescribeProjectVersions"], [recognition.project_arn]),
+            (["rekognition:SearchFacesByImage"], [recognition.collection_arn]),
+            (["rekognition:DetectFaces"], ["*"]),
+            (["s3:GetObject", "s3:PutObject"], [uploads.arn_for_objects(f"{UPLOAD_PREFIX}*")]),
+        ]
+        for actions, resources in statements:
+            fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        model_usage.grant(fn, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # Not faces.grant(): that adds the table's index/* ARNs, which a key lookup never needs.
+        fn.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:BatchGetItem"], resources=[faces.table_arn])
+        )
+
+    def _grant_feedback(self, training: s3.IBucket, feedback: dynamodb.ITable) -> None:
+        """Copies into, reads (presigned review images) and deletes under ``feedback/`` only;
+        the feedback table's items and its status index (the review queue)."""
+        fn: lambda_.Function = self.function
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[training.arn_for_objects(f"{FEEDBACK_PREFIX}*")],
+            )
+        )
+        # Not feedback.grant(): that adds index/* for every index; only by-status is queried.
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                resources=[feedback.table_arn],
+            )
+        )
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"],
+                resources=[f"{feedback.table_arn}/index/{FEEDBACK_BY_STATUS_INDEX}"],
+            )
+        )
+
+    def _build_api(self, config: StageConfig, user_pool: cognito.IUserPool) -> apigw.RestApi:
+        access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=RETENTION[config.log_retention_days],
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        origins = config.allowed_web_origins
+        api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"imgrec-{config.name}",
+            description=f"Phone image recognition API ({config.name})",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=False,
+            deploy_options=apigw.StageOptions(
+                stage_name=config.name,
+                throttling_rate_limit=config.api_throttling.rate_limit,
+                throttling_burst_limit=config.api_throttling.burst_limit,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+            ),
+            default_cors_preflight_options=apigw.CorsOptions(
+                allow_origins=origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=Duration.hours(1),
+            )
+            if origins
+            else None,
+        )
+        authorizer = apigw.CognitoUserPoolsAuthorizer(
+            self, "Authorizer", cognito_user_pools=[user_pool]
+        )
+        validator = api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        # No test-invoke permissions: the console's "Test" button is not a client of this API.
+        integration = apigw.LambdaIntegration(
+            self.function, timeout=Duration.seconds(29), allow_test_invoke=False
+        )
+        code_reader = apigw.LambdaIntegration(
+            self.code_reader, timeout=Duration.seconds(29), allow_test_invoke=False
+        )
+        v1 = api.root.add_resource("v1")
+        for method, path in ROUTES:
+            resource: apigw.IResource = v1
+            for part in path.removeprefix(API_VERSION_PREFIX).split("/"):
+                resource = resource.get_resource(part) or resource.add_resource(part)
+            resource.add_method(
+                method,
+                code_reader if (method, path) in CODE_READER_ROUTES else integration,
+                authorizer=authorizer,
+                authorization_type=apigw.AuthorizationType.COGNITO,
+                request_validator=validator,
+            )
+        cors_headers = (
+            {"Access-Control-Allow-Origin": f"'{origins[0]}'"} if len(origins) == 1 else {}
+        )
+        for response_id, (response_type, code, message) in GATEWAY_ERRORS.items():
+            body = f'{{"error": {{"code": "{code}", "message": {message}, "field": null}}}}'
+            api.add_gateway_response(
+                response_id,
+                type=response_type,
+                response_headers=cors_headers,
+                templates={"application/json": body},
+            )
+        return api
+
+    def _build_waf(self, config: StageConfig) -> wafv2.CfnWebACL:
+        def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True,
+                metric_name=f"imgrec-{config.name}-{name}",
+                sampled_requests_enabled=True,
+            )
+
+        acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=visibility("api"),
+            rules=[
+                wafv2.CfnWebACL.RuleProperty(
+                    name="rate-per-ip",
+                    priority=0,
+                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            limit=config.waf_rate_limit, aggregate_key_type="IP"
+                        )
+                    ),
+                    visibility_config=visibility("rate-per-ip"),
+                ),
+                wafv2.CfnWebACL.RuleProperty(
+                    name="aws-common",
+                    priority=1,
+                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                            vendor_name="AWS",
+                            name="AWSManagedRulesCommonRuleSet",
+                            rule_action_overrides=[
+                                wafv2.CfnWebACL.RuleActionOverrideProperty(
+                                    name="SizeRestrictions_BODY",
+                                    action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={}),
+                                )
+                            ],
+                        )
+                    ),
+                    visibility_config=visibility("aws-common"),
+                ),
+            ],
+        )
+        wafv2.CfnWebACLAssociation(
+            self,
+            "WebAclAssociation",
+            resource_arn=self.api.deployment_stage.stage_arn,
+            web_acl_arn=acl.attr_arn,
+        )
+        return acl

@@ -1,0 +1,1 @@
+"""The ``<Stage>-Web`` stack: the quick-test page on CloudFront and S3."""

@@ -1,0 +1,1 @@
+"""Tests of functions/cost_guard."""

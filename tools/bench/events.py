@@ -1,0 +1,91 @@
+"""API Gateway REST proxy events (with Cognito claims) and a Lambda context.
+
+What the benchmarks invoke the handlers with (``tools.bench.api``), and what
+the handler tests build their requests from (``tests/support/api_events.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+USER = "11111111-2222-3333-4444-555555555555"
+OTHER_USER = "99999999-8888-7777-6666-555555555555"
+
+
+def rest_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    user: str | None = USER,
+    content_type: str | None = "application/json",
+    raw_body: str | None = None,
+    groups: str | None = None,
+) -> dict[str, Any]:
+    """``groups``: the ``cognito:groups`` claim as API Gateway REST passes it (a string:
+    ``"reviewers"``, or ``"[a reviewers]"`` for several)."""
+    headers = {"Host": "abc123.execute-api.ap-northeast-1.amazonaws.com"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    claims: dict[str, str] | None = (
+        {"sub": user, "email": "someone@example.com", "token_use": "id"} if user else None
+    )
+    if claims is not None and groups is not None:
+        claims["cognito:groups"] = groups
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "authorizer": {"claims": claims} if claims else None,
+            "httpMethod": method,
+            "path": f"/dev{path}",
+            "protocol": "HTTP/1.1",
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "requestTimeEpoch": 1763800000000,
+            "resourcePath": path,
+            "stage": "dev",
+            "identity": {"sourceIp": "203.0.113.7", "userAgent": "phone"},
+        },
+        "body": raw_body
+        if raw_body is not None
+        else (json.dumps(body) if body is not None else None),
+        "isBase64Encoded": False,
+    }
+
+
+def image_bytes(width: int, height: int, fmt: str = "JPEG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    function_name: str = "inference-api"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:ap-northeast-1:123456789012:function:inference-api"
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+    remaining_ms: int = 28_000
+    """What Lambda's ``get_remaining_time_in_millis`` answers (the function's timeout is 28 s)."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
