@@ -45,7 +45,7 @@ LAMBDA_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
-    # The function's own environment (stacks/inference_api.py, lambda_defaults.py).
+    # The function's own environment (stacks/service/inference_api.py, building_blocks.py).
     "POWERTOOLS_SERVICE_NAME": "inference-api-dev",
     "POWERTOOLS_METRICS_NAMESPACE": "PhoneImageRecognition",
     "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
@@ -57,6 +57,9 @@ LAMBDA_ENV = {
     "AUTO_START_ON_DEMAND": "true",
     "MIN_INFERENCE_UNITS": "1",
     "UPLOAD_URL_EXPIRY_SECONDS": "300",
+    "TRAINING_BUCKET": "training",
+    "FEEDBACK_TABLE": "feedback",
+    "REVIEW_BELOW_CONFIDENCE": "0",
     "ALLOWED_ORIGINS": "http://localhost:5173",
 }
 """What Lambda's environment holds for the function (no POWERTOOLS_TRACE_DISABLED)."""
