@@ -191,7 +191,7 @@ def _created_routes(template: dict[str, Any]) -> set[tuple[str, str]]:
     def path(logical_id: str) -> str:
         props = resources[logical_id]["Properties"]
         parent = props["ParentId"].get("Ref")
-        return (path(parent) if parent in resources else "") + "/" + props["PathPart"]
+        return (path(parent) if parent in resources else "") + "/" + str(props["PathPart"])
 
     return {
         (m["Properties"]["HttpMethod"], path(m["Properties"]["ResourceId"]["Ref"]))
