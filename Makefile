@@ -18,7 +18,7 @@ STAGE ?=
 STAGE_FLAG := $(if $(STAGE),-c stage=$(STAGE),)
 PY_SOURCES := app.py stacks tests tools lambda
 
-.PHONY: help setup web layers synth diff deploy integ preview preview-offline screenshots bench traces test lint format typecheck pytest snapshot-update clean
+.PHONY: help setup web layers synth diff deploy integ preview preview-offline screenshots bench cost-figures traces test lint format typecheck pytest snapshot-update clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -85,6 +85,10 @@ bench: setup web layers ## Benchmarks (print figures): cost simulator per stage,
 	python -m tools.bench.codes
 	@echo
 	python -m tools.bench.page
+
+cost-figures: setup ## Regenerate docs/cost/figures-{dev,prod}.md and their pictures (every latency and billing)
+	python -m tools.cost report --stage dev
+	python -m tools.cost report --stage prod
 
 traces: setup ## Regenerate assets/traces/ (seeded, deterministic)
 	python -m tools.cost.traces

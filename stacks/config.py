@@ -189,6 +189,10 @@ class StageConfig(_Strict):
     schedule_period_minutes: int = Field(default=5, ge=1, le=60)
     daily_unit_hour_cap: float = Field(default=8.0, gt=0, le=24 * 32)
     keep_warm_windows: list[KeepWarmWindow] = Field(default_factory=list)
+    billing: Literal["running", "from_start_request"] = "from_start_request"
+    """Which minutes Rekognition bills: ``running`` (RUNNING only) or ``from_start_request``
+    (STARTING too, the conservative default until measured; ``docs/cost-guard.md``, "Which
+    billing applies"). The cost guard counts the daily cap with it; the simulator bills with it."""
     policy: Literal["idle_timeout", "adaptive"] = "idle_timeout"
     """``idle_timeout``: stop after ``idle_stop_minutes`` unused; ``adaptive``: learn each
     model's rhythm, stop sooner when nobody will come, pre-start before they do."""
@@ -257,6 +261,7 @@ class StageConfig(_Strict):
                 "schedule_period_minutes",
                 "policy",
                 "adaptive",
+                "billing",
             },
         )
 

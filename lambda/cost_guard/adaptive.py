@@ -51,6 +51,7 @@ from cost_guard.policy import (
     ModelVersion,
     PolicySettings,
     decide,
+    learned_latency,
     unit_hours_today,
 )
 
@@ -62,6 +63,8 @@ HOURS_PER_WEEK = 168
 MAX_COUNT = 4096
 NO_MINUTE = -1
 _WEEK_MASK = (1 << (WEEKS + 1)) - 1  # bit 0: the summary's current week, bits 1..WEEKS: before
+FIXED_REASONS = frozenset({"daily_cap", "keep_warm", "just_running", "clients_waiting"})
+"""Where :func:`decide`'s answer stands whatever the summary says (rule 1)."""
 _MONDAY = 4 * 24 * 60  # 1970-01-05 00:00 UTC, a Monday, in epoch minutes
 _WEEK_MINUTES = 7 * 24 * 60
 
@@ -80,7 +83,8 @@ def _week_hour_minute(minute: int) -> tuple[int, int, int]:
 class AdaptiveSettings:
     """The adaptive policy's parameters (stage config ``adaptive``).
 
-    :ivar start_latency_minutes: how long a start takes (Rekognition: minutes,
+    :ivar start_latency_minutes: how long a start is assumed to take until the guard
+        has measured one (Rekognition: minutes,
         up to about 30); pre-starts are made this much ahead.
     :ivar min_gaps: fewer gaps than this: the histogram is too thin.
     :ivar max_beyond_share: more than this share of gaps beyond the range: not predictive.
@@ -363,7 +367,10 @@ def decide_adaptive(
 ) -> Decision:
     """Stop, start or keep ``model`` at ``now``, learning from ``summary``.
 
-    ``L`` is ``start_latency_minutes``, ``P`` the guard's period, *gap* the
+    ``L`` is the start latency the guard measured (the median of
+    ``usage.start_latencies``; ``start_latency_minutes`` until one was
+    measured: the policy never knows the latency it is not shown), ``P`` the
+    guard's period, *gap* the
     minutes since the last demand, *unused* the minutes since the later of the
     last inference and ``running_since`` (as :func:`decide` counts them), and
     ``soon(gap, w)`` the histogram's probability of demand within the next
@@ -374,8 +381,9 @@ def decide_adaptive(
     at that hour on any of the last seven days). Rules, first match wins:
 
     1. Transitional statuses, versions other than the stage's active one, the
-       daily cap and keep-warm windows: exactly :func:`decide`'s rules (the
-       cap is the hard limit: nothing is started or kept at or over it).
+       daily cap, keep-warm windows, a model first seen RUNNING by this run and
+       one clients are waiting for: exactly :func:`decide`'s rules (the cap is
+       the hard limit: nothing is started or kept at or over it).
     2. RUNNING and ``soon(gap, L + 2P) < stop_probability``: stop
        (``until_pre_start``); no demand is expected before the model could be
        started again, and rule 8 starts it when demand becomes likely.
@@ -412,9 +420,10 @@ def decide_adaptive(
     """
     fixed = decide(now, model, settings)
     status = model.status
-    if status in TRANSITIONAL or not model.is_active or fixed.reason in {"daily_cap", "keep_warm"}:
+    if status in TRANSITIONAL or not model.is_active or fixed.reason in FIXED_REASONS:
         return fixed
-    latency, period = adaptive.start_latency_minutes, period_minutes
+    latency = learned_latency(model.usage, adaptive.start_latency_minutes)
+    period = period_minutes
     predictive = histogram_stats(summary, adaptive).representative
     gap = _minutes_since(now, _last_demand(summary, model))
 
@@ -455,6 +464,7 @@ def decide_adaptive(
                 adaptive,
                 now,
                 period,
+                latency=latency,
                 # A few days' profile never outvotes the gaps of use under way.
                 by_day=before_timeout is None or before_timeout < adaptive.start_probability,
             )
@@ -537,6 +547,7 @@ def _quiet_until_needed(
     now: datetime,
     period: int,
     *,
+    latency: float,
     by_day: bool = False,
 ) -> bool:
     """The rest of ``now``'s hour quiet, and the next hour quiet or pre-startable
@@ -556,7 +567,7 @@ def _quiet_until_needed(
         adaptive.weekly_pre_start
         and _likely(summary, adaptive, next_hour)
         and ahead is not None
-        and ahead >= adaptive.start_latency_minutes + 2 * period
+        and ahead >= latency + 2 * period
     )
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -130,7 +130,7 @@ def _handle_version(
     units = int(version.get("MinInferenceUnits") or env.settings.min_inference_units)
     try:
         usage, summary, recent = read_record(dynamodb, env.usage_table, arn)
-        usage = accrue(usage, now, status)
+        usage = accrue(usage, now, status, env.settings.billing)
         model = ModelVersion(
             arn=arn, status=status, inference_units=units, is_active=arn == active, usage=usage
         )
@@ -154,6 +154,7 @@ def _handle_version(
             rekognition.start_project_version(
                 ProjectVersionArn=arn, MinInferenceUnits=env.settings.min_inference_units
             )
+            usage = replace(usage, start_requested_at=now)  # its latency is measured
         write_accounting(
             dynamodb,
             env.usage_table,

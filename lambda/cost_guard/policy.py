@@ -28,6 +28,19 @@ TRANSITIONAL = frozenset(
 )
 """Statuses in which Rekognition refuses start/stop: wait for the next run."""
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+STARTING = "STARTING"
+BILLINGS = ("running", "from_start_request")
+"""What Rekognition bills: ``running`` (RUNNING minutes only) or ``from_start_request``
+(STARTING minutes too). The Custom Labels guide says only "charged for the number of
+hours that your model is running"; ``from_start_request`` is the conservative default
+until a team measures it (``docs/cost-guard.md``, "Which billing applies")."""
+WAITING_MINUTES = 3
+"""Demand recorded this recently and not served since means a client is still waiting:
+the API answers a stopped or starting model with ``Retry-After: 120`` and records each
+answer (at most one write a minute per container), so a waiting client shows up within
+three minutes."""
+MAX_LATENCIES = 5
+"""Start latencies the guard keeps per version (the policy uses their median)."""
 
 
 class Action(StrEnum):
@@ -65,6 +78,7 @@ class PolicySettings:
         (:func:`cost_guard.adaptive.decide_adaptive`).
     :ivar adaptive: the adaptive policy's parameters, as the stage config gives them.
     :ivar schedule_period_minutes: how often the guard runs (the policy's clock tick).
+    :ivar billing: one of :data:`BILLINGS`: which minutes the daily cap counts.
     """
 
     idle_stop_minutes: int
@@ -74,6 +88,7 @@ class PolicySettings:
     policy: str = "idle_timeout"
     adaptive: tuple[tuple[str, Any], ...] = ()
     schedule_period_minutes: int = 5
+    billing: str = "from_start_request"
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> PolicySettings:
@@ -98,6 +113,7 @@ class PolicySettings:
             policy=str(raw.get("policy", "idle_timeout")),
             adaptive=tuple(sorted(dict(raw.get("adaptive") or {}).items())),
             schedule_period_minutes=int(raw.get("schedule_period_minutes", 5)),
+            billing=str(raw.get("billing", "from_start_request")),
         )
 
     def in_keep_warm_window(self, now: datetime) -> bool:
@@ -112,7 +128,13 @@ class Usage:
     :ivar running_since: when the guard (or a start) first saw it RUNNING.
     :ivar minutes_today: minutes RUNNING on ``day`` (UTC) accounted so far.
     :ivar day: the UTC date ``minutes_today`` belongs to.
-    :ivar accounted_at: up to when ``minutes_today`` is accounted.
+    :ivar accounted_at: up to when ``minutes_today`` is accounted (None while not billed).
+    :ivar last_demand_at: the last request answered 503 (written by the API on every
+        answer, retries included): with no inference since, a client is waiting.
+    :ivar start_requested_at: when the running start was asked for (by the API or the guard).
+    :ivar checked_at: the guard's previous run (the latest instant known not billed).
+    :ivar start_latencies: minutes from a start request to the first run that saw it
+        RUNNING, the last :data:`MAX_LATENCIES` measured.
     """
 
     last_inference_at: datetime | None = None
@@ -120,6 +142,10 @@ class Usage:
     minutes_today: float = 0.0
     day: date | None = None
     accounted_at: datetime | None = None
+    last_demand_at: datetime | None = None
+    start_requested_at: datetime | None = None
+    checked_at: datetime | None = None
+    start_latencies: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -146,37 +172,73 @@ def _utc_midnight(moment: datetime) -> datetime:
     return datetime.combine(moment.astimezone(UTC).date(), time(0), tzinfo=UTC)
 
 
-def accrue(usage: Usage, now: datetime, status: str) -> Usage:
-    """Bring ``usage`` up to ``now``: add RUNNING minutes since the last accounting.
+def billed(status: str, billing: str) -> bool:
+    """Whether a minute in ``status`` is billed under ``billing`` (:data:`BILLINGS`)."""
+    return status == RUNNING or (status == STARTING and billing == "from_start_request")
+
+
+def accrue(usage: Usage, now: datetime, status: str, billing: str = "from_start_request") -> Usage:
+    """Bring ``usage`` up to ``now``: add the billed minutes since the last accounting.
 
     Minutes are counted per UTC day: at midnight the count restarts, and the
-    part of an interval before midnight belongs to the previous day. A model
-    first seen RUNNING gets ``running_since = now`` (Rekognition reports no
-    start time). A model not RUNNING has no ``running_since``.
+    part of an interval before midnight belongs to the previous day. The first
+    run that sees a version billed counts from when billing began as well as it
+    can be known: under ``from_start_request`` from ``start_requested_at``;
+    otherwise (or with no start recorded) from the previous run, which saw it
+    not billed, so the minutes RUNNING before the guard first saw it are counted
+    (at most one period too many, never too few).
+
+    A version first seen RUNNING gets ``running_since = now`` (Rekognition
+    reports no start time) and, when its start was recorded, one more measured
+    start latency (``now - start_requested_at``, rounded up by up to a period).
     """
     today = now.astimezone(UTC).date()
     minutes = usage.minutes_today if usage.day == today else 0.0
-    if status != RUNNING:
-        return replace(
-            usage, running_since=None, accounted_at=None, minutes_today=minutes, day=today
-        )
-    if usage.accounted_at is None:
-        return replace(
-            usage,
-            running_since=usage.running_since or now,
-            accounted_at=now,
-            minutes_today=minutes,
-            day=today,
-        )
-    counted_from = max(usage.accounted_at, _utc_midnight(now))
-    minutes += max(0.0, (now - counted_from).total_seconds() / 60)
-    return replace(
+    latencies = usage.start_latencies
+    requested = usage.start_requested_at
+    if status == RUNNING and usage.running_since is None and requested is not None:
+        latencies = (*latencies, (now - requested).total_seconds() / 60)[-MAX_LATENCIES:]
+    if status == RUNNING:
+        requested = None
+    elif status != STARTING:
+        requested = None  # stopped, failed: no start under way
+    running_since = (usage.running_since or now) if status == RUNNING else None
+    seen = replace(
         usage,
-        running_since=usage.running_since or usage.accounted_at,
-        accounted_at=now,
-        minutes_today=minutes,
+        running_since=running_since,
         day=today,
+        checked_at=now,
+        start_requested_at=requested,
+        start_latencies=latencies,
     )
+    if not billed(status, billing):
+        return replace(seen, accounted_at=None, minutes_today=minutes)
+    if usage.accounted_at is not None:
+        counted_from = usage.accounted_at
+    elif billing == "from_start_request" and usage.start_requested_at is not None:
+        counted_from = usage.start_requested_at
+    else:
+        counted_from = usage.checked_at or now
+    counted_from = max(counted_from, _utc_midnight(now))
+    minutes += max(0.0, (now - counted_from).total_seconds() / 60)
+    return replace(seen, accounted_at=now, minutes_today=minutes)
+
+
+def learned_latency(usage: Usage, default: float) -> float:
+    """The median of the measured start latencies (minutes), ``default`` before any."""
+    if not usage.start_latencies:
+        return default
+    ordered = sorted(usage.start_latencies)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def clients_waiting(usage: Usage, now: datetime) -> bool:
+    """A request was answered 503 in the last :data:`WAITING_MINUTES` and none served since."""
+    demand = usage.last_demand_at
+    if demand is None or (now - demand).total_seconds() / 60 > WAITING_MINUTES:
+        return False
+    return usage.last_inference_at is None or usage.last_inference_at < demand
 
 
 def unit_hours_today(model: ModelVersion) -> float:
@@ -196,17 +258,21 @@ def decide(now: datetime, model: ModelVersion, settings: PolicySettings) -> Deci
        stop (``daily_cap``). The cap beats keep-warm windows: it is the
        spend limit.
     3. RUNNING inside a keep-warm window: keep (``keep_warm``).
-    4. RUNNING and unused for ``idle_stop_minutes`` or more: stop
+    4. RUNNING and first seen RUNNING by this run (``running_since == now``), or
+       with clients waiting for it (:func:`clients_waiting`): keep
+       (``just_running``, ``clients_waiting``). Stopping then would lose the
+       requests that started it. Only the cap (rule 2) stops such a model.
+    5. RUNNING and unused for ``idle_stop_minutes`` or more: stop
        (``idle``). "Unused since" is the later of the last inference and
        ``running_since``, so a model that started but never served is idle
        since it started. Rekognition reports no start time: a model with no
        usage record is idle since the guard first saw it RUNNING
        (:func:`accrue` records that). Worst case a model idles
        ``idle_stop_minutes`` plus one schedule period.
-    5. RUNNING otherwise: keep (``in_use``).
-    6. STOPPED or TRAINING_COMPLETED, the stage's active version, inside a
+    6. RUNNING otherwise: keep (``in_use``).
+    7. STOPPED or TRAINING_COMPLETED, the stage's active version, inside a
        keep-warm window and under the cap: start (``keep_warm``).
-    7. Anything else (stopped, failed, expired...): keep (``not_running``).
+    8. Anything else (stopped, failed, expired...): keep (``not_running``).
     """
     status = model.status
     if status in TRANSITIONAL:
@@ -223,6 +289,10 @@ def decide(now: datetime, model: ModelVersion, settings: PolicySettings) -> Deci
             )
         if warm:
             return Decision(Action.KEEP, "keep_warm", "inside a keep-warm window")
+        if model.usage.running_since == now:
+            return Decision(Action.KEEP, "just_running", "RUNNING since the last run")
+        if clients_waiting(model.usage, now):
+            return Decision(Action.KEEP, "clients_waiting", "requests are waiting for it")
         last_use = _latest(model.usage.last_inference_at, model.usage.running_since) or now
         idle = (now - last_use).total_seconds() / 60
         if idle >= settings.idle_stop_minutes:

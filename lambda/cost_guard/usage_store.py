@@ -10,7 +10,12 @@ attribute                 type  meaning
 ``minutes_today``         N     minutes RUNNING on ``minutes_day`` (cost guard)
 ``minutes_day``           S     UTC date ``YYYY-MM-DD`` of ``minutes_today``
 ``accounted_at``          N     epoch seconds up to which minutes are counted
-``last_demand_at``        N     epoch seconds of the last demand recorded (inference API)
+``last_demand_at``        N     epoch seconds of the last 503 answered (inference API,
+                                retries included: a client is waiting)
+``demand_minute``         N     epoch minute of the last demand appended (inference API)
+``start_requested_at``    N     epoch seconds of the start under way (API or guard)
+``checked_at``            N     epoch seconds of the guard's previous run
+``start_latencies``       L     minutes each recent start took, as the guard measured
 ``recent_demand``         L     epoch minutes of demand not yet folded (inference API
                                 appends at most one a minute; the guard folds them)
 ``use_summary``           S     the adaptive policy's bounded summary (JSON, a few KB;
@@ -71,6 +76,12 @@ def _usage(item: dict[str, Any]) -> Usage:
         minutes_today=float(item.get("minutes_today", {}).get("N", 0)),
         day=date.fromisoformat(day) if day else None,
         accounted_at=_time(item, "accounted_at"),
+        last_demand_at=_time(item, "last_demand_at"),
+        start_requested_at=_time(item, "start_requested_at"),
+        checked_at=_time(item, "checked_at"),
+        start_latencies=tuple(
+            float(x["N"]) for x in item.get("start_latencies", {}).get("L", []) if "N" in x
+        ),
     )
 
 
@@ -94,9 +105,13 @@ def write_accounting(
     }
     sets = ["minutes_today = :minutes", "minutes_day = :day"]
     removes = []
+    sets.append("start_latencies = :latencies")
+    values[":latencies"] = {"L": [{"N": f"{x:.2f}"} for x in usage.start_latencies]}
     for name, moment in (
         ("running_since", usage.running_since),
         ("accounted_at", usage.accounted_at),
+        ("start_requested_at", usage.start_requested_at),
+        ("checked_at", usage.checked_at),
     ):
         if moment is None:
             removes.append(name)

@@ -78,6 +78,8 @@ class Settings:
     feedback_table: str
     review_below_confidence: float
     """Percent: a labels answer whose best label is under it is queued for review (0: never)."""
+    daily_unit_hour_cap: float
+    """The stage's spend limit: a stopped model is not started once today's is billed."""
 
 
 @dataclass

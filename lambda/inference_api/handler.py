@@ -168,6 +168,7 @@ def detect_labels() -> dict[str, Any]:
         request.image,
         request.min_confidence,
         request.max_results,
+        request.attempt,
     )
     metrics.add_metric(name="CustomLabelsInferences", unit=MetricUnit.Count, value=1)
     return result

@@ -7,6 +7,7 @@ idle policy learns from it) and answered 503 with ``Retry-After``; with
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from shared.imaging import CUSTOM_LABELS
@@ -23,29 +24,11 @@ START_FAILED_RETRY_AFTER_SECONDS = 10
 """A start that failed transiently (throttled, AWS busy): the retry starts it again."""
 
 
-def _record_use(
-    settings: Settings, clients: Clients, state: State, arn: str, *, served: bool = True
-) -> None:
-    """Record demand for ``arn``, at most one write per model version per minute.
-
-    ``served``: a successful inference, so also the last inference time (the
-    idle timeout's clock). Otherwise a request the model was not running for:
-    demand all the same, which the adaptive idle policy learns from. Either way
-    the minute is appended to ``recent_demand``, which the cost guard folds into
-    the version's bounded summary every run (so the list holds at most a few
-    entries per guard period).
-
-    A failed write is reported to ``state.on_usage_write_failure`` and retried
-    by the next request; it never fails the (already billed) inference.
-    """
-    now = state.clock()
-    key = arn if served else f"{arn}#demand"
-    previous = state.usage_written.get(key, 0)
-    if now - previous < USAGE_WRITE_INTERVAL_SECONDS:
-        return
-    state.usage_written[key] = now
-    clock = "last_inference_at" if served else "last_demand_at"
-    sets = "last_inference_at = :now, last_demand_at = :now" if served else "last_demand_at = :now"
+def _update_usage(
+    settings: Settings, clients: Clients, arn: str, condition: str, **update: Any
+) -> bool:
+    """One conditional UpdateItem on ``arn``'s usage item; False when the condition failed
+    (another container wrote it first)."""
     try:
         aws(
             clients,
@@ -53,27 +36,105 @@ def _record_use(
             "update_item",
             TableName=settings.model_usage_table,
             Key={"project_version_arn": {"S": arn}},
-            UpdateExpression=(
-                f"SET {sets}, recent_demand = list_append("
-                "if_not_exists(recent_demand, :empty), :minute)"
-            ),
-            ConditionExpression=f"attribute_not_exists({clock}) OR {clock} < :due",
-            ExpressionAttributeValues={
-                ":now": {"N": str(int(now))},
-                ":due": {"N": str(int(now) - USAGE_WRITE_INTERVAL_SECONDS)},
-                ":minute": {"L": [{"N": str(int(now // 60))}]},
-                ":empty": {"L": []},
-            },
+            ConditionExpression=condition,
+            **update,
         )
     except ApiError as exc:
         if exc.aws_code == "ConditionalCheckFailedException":
-            return  # another container wrote it this minute
-        state.usage_written[key] = previous
+            return False
+        raise
+    return True
+
+
+def _record_use(
+    settings: Settings,
+    clients: Clients,
+    state: State,
+    arn: str,
+    *,
+    served: bool = True,
+    attempt: int = 1,
+) -> None:
+    """Record one request for ``arn`` in its usage item (``cost_guard.usage_store``).
+
+    * **Demand** (what the adaptive policy learns from): one event per request, at
+      its first attempt (``attempt == 1``), served or not. Its epoch minute is
+      appended to ``recent_demand`` at most once per minute (``demand_minute``
+      guards it across containers), exactly the minutes the cost simulator replays.
+    * **Clocks**: a served request sets ``last_inference_at`` (the idle timeout's
+      clock); one answered 503, first attempt or retry, sets ``last_demand_at`` (a
+      client is waiting: the guard does not stop the model under it). At most one
+      write per clock per minute.
+
+    A failed write is reported to ``state.on_usage_write_failure`` and retried
+    by the next request; it never fails the (already billed) inference.
+    """
+    now = state.clock()
+    minute = int(now // 60)
+    clock = "last_inference_at" if served else "last_demand_at"
+    try:
+        if attempt == 1 and state.usage_written.get(f"{arn}#minute", -1) < minute:
+            state.usage_written[f"{arn}#minute"] = minute
+            appended = _update_usage(
+                settings,
+                clients,
+                arn,
+                "attribute_not_exists(demand_minute) OR demand_minute < :minute",
+                UpdateExpression=(
+                    f"SET {clock} = :now, demand_minute = :minute, recent_demand = "
+                    "list_append(if_not_exists(recent_demand, :empty), :minutes)"
+                ),
+                ExpressionAttributeValues={
+                    ":now": {"N": str(int(now))},
+                    ":minute": {"N": str(minute)},
+                    ":minutes": {"L": [{"N": str(minute)}]},
+                    ":empty": {"L": []},
+                },
+            )
+            if appended:
+                state.usage_written[f"{arn}#{clock}"] = now
+                return
+        previous = state.usage_written.get(f"{arn}#{clock}", 0)
+        if now - previous < USAGE_WRITE_INTERVAL_SECONDS:
+            return
+        state.usage_written[f"{arn}#{clock}"] = now
+        _update_usage(
+            settings,
+            clients,
+            arn,
+            f"attribute_not_exists({clock}) OR {clock} < :due",
+            UpdateExpression=f"SET {clock} = :now",
+            ExpressionAttributeValues={
+                ":now": {"N": str(int(now))},
+                ":due": {"N": str(int(now) - USAGE_WRITE_INTERVAL_SECONDS)},
+            },
+        )
+    except ApiError as exc:
+        state.usage_written.pop(f"{arn}#minute", None)
+        state.usage_written.pop(f"{arn}#{clock}", None)
         if state.on_usage_write_failure is not None:
             state.on_usage_write_failure(exc)
 
 
-def _model_not_running(settings: Settings, clients: Clients, arn: str) -> ApiError:
+def _cap_spent(settings: Settings, clients: Clients, state: State, arn: str) -> bool:
+    """Whether ``arn`` has billed today's ``daily_unit_hour_cap`` by the cost guard's last
+    accounting (its usage item's ``minutes_today`` on ``minutes_day``, UTC)."""
+    item = aws(
+        clients,
+        "dynamodb",
+        "get_item",
+        TableName=settings.model_usage_table,
+        Key={"project_version_arn": {"S": arn}},
+        ProjectionExpression="minutes_today, minutes_day",
+    ).get("Item", {})
+    today = time.strftime("%Y-%m-%d", time.gmtime(state.clock()))
+    if item.get("minutes_day", {}).get("S") != today:
+        return False
+    minutes = float(item.get("minutes_today", {}).get("N", "0"))
+    return minutes / 60 * settings.min_inference_units >= settings.daily_unit_hour_cap
+
+
+def _model_not_running(settings: Settings, clients: Clients, state: State, arn: str) -> ApiError:
     """The 503 for DetectCustomLabels' ``ResourceNotReadyException``; starts the model if allowed.
 
     Every failure on the way is still a 503 with ``Retry-After`` (the model is
@@ -98,6 +159,30 @@ def _model_not_running(settings: Settings, clients: Clients, arn: str) -> ApiErr
     details: dict[str, object] = {"model_status": status, "model_version": name}
     retry = {"Retry-After": str(STARTING_RETRY_AFTER_SECONDS)}
     if status in {"STOPPED", "TRAINING_COMPLETED"} and settings.auto_start:
+        try:
+            spent = _cap_spent(settings, clients, state, arn)
+        except ApiError as exc:
+            if exc.status == 502:
+                return exc
+            return ApiError(
+                503,
+                "model_not_running",
+                "the model is stopped and today's spend could not be checked; retry after "
+                "the delay to start it",
+                headers={"Retry-After": str(START_FAILED_RETRY_AFTER_SECONDS)},
+                details=details,
+                cause=exc.cause,
+            )
+        if spent:
+            return ApiError(
+                503,
+                "model_not_running",
+                f"the model is stopped and today's cap of {settings.daily_unit_hour_cap:g} "
+                "inference-unit hours is spent; it can start again tomorrow (UTC) or when an "
+                "operator raises daily_unit_hour_cap",
+                headers=retry,
+                details={**details, "reason": "daily_cap"},
+            )
         try:
             aws(
                 clients,
@@ -132,6 +217,8 @@ def _model_not_running(settings: Settings, clients: Clients, arn: str) -> ApiErr
                     details=details,
                     cause=exc.cause,
                 )
+        else:
+            _record_start(settings, clients, state, arn)
         return ApiError(
             503,
             "model_starting",
@@ -150,6 +237,25 @@ def _model_not_running(settings: Settings, clients: Clients, arn: str) -> ApiErr
     )
 
 
+def _record_start(settings: Settings, clients: Clients, state: State, arn: str) -> None:
+    """``start_requested_at`` on the usage item: the guard measures the start's latency
+    and, billed from the start request, counts the cap from it."""
+    now = int(state.clock())
+    try:
+        aws(
+            clients,
+            "dynamodb",
+            "update_item",
+            TableName=settings.model_usage_table,
+            Key={"project_version_arn": {"S": arn}},
+            UpdateExpression="SET start_requested_at = :now",
+            ExpressionAttributeValues={":now": {"N": str(now)}},
+        )
+    except ApiError as exc:
+        if state.on_usage_write_failure is not None:
+            state.on_usage_write_failure(exc)
+
+
 def detect_labels(
     settings: Settings,
     clients: Clients,
@@ -158,8 +264,12 @@ def detect_labels(
     image: Any,
     min_confidence: float | None,
     max_results: int | None,
+    attempt: int = 1,
 ) -> dict[str, Any]:
     """DetectCustomLabels on the active version; labels sorted by confidence.
+
+    ``attempt`` is the client's (1 for a new request): demand is recorded once per
+    request, not again for its retries (:func:`_record_use`).
 
     An answer whose best label is under ``settings.review_below_confidence``
     is queued for review (:func:`inference_api.feedback.queue_low_confidence`).
@@ -178,10 +288,10 @@ def detect_labels(
         response = aws(clients, "rekognition", "detect_custom_labels", **params)
     except ApiError as exc:
         if exc.aws_code == "ResourceNotReadyException":
-            _record_use(settings, clients, state, arn, served=False)
-            raise _model_not_running(settings, clients, arn) from None
+            _record_use(settings, clients, state, arn, served=False, attempt=attempt)
+            raise _model_not_running(settings, clients, state, arn) from None
         raise
-    _record_use(settings, clients, state, arn)
+    _record_use(settings, clients, state, arn, attempt=attempt)
     labels = sorted(response.get("CustomLabels", []), key=lambda label: -label["Confidence"])
     answer = [
         {

@@ -73,6 +73,13 @@ class LabelsRequest(_Body):
     image: ImageRef
     min_confidence: float | None = Field(default=None, ge=0, le=100)
     max_results: int | None = Field(default=None, ge=1, le=1000)
+    attempt: int = Field(
+        default=1,
+        ge=1,
+        le=1000,
+        description="1 for a new request, 2, 3... for its retries after a 503 "
+        "(Retry-After): the cost guard learns demand from first attempts only",
+    )
 
 
 class FaceSearchRequest(_Body):

@@ -112,6 +112,7 @@ class InferenceApi(Construct):
                 "TRAINING_BUCKET": training.bucket_name,
                 "FEEDBACK_TABLE": feedback.table_name,
                 "REVIEW_BELOW_CONFIDENCE": f"{config.feedback.review_below_confidence:g}",
+                "DAILY_UNIT_HOUR_CAP": f"{config.daily_unit_hour_cap:g}",
                 # Traces never hold answers: presigned URLs, face attributes.
                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
             },

@@ -218,6 +218,10 @@ def test_app_py_stops_synth_with_the_message_and_no_traceback(
             "stages.dev.policy: got 'magic'; Input should be 'idle_timeout' or 'adaptive'",
         ),
         (
+            {"billing": "hourly"},
+            "stages.dev.billing: got 'hourly'; Input should be 'running' or 'from_start_request'",
+        ),
+        (
             {"adaptive": {"start_latency_minutes": 0}},
             "stages.dev.adaptive.start_latency_minutes: got 0",
         ),

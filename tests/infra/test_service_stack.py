@@ -72,8 +72,10 @@ def test_function_defaults(template: dict[str, Any], stage: str) -> None:
         "schedule_period_minutes",
         "policy",
         "adaptive",
+        "billing",
     }
     assert settings["policy"] == "adaptive"
+    assert settings["billing"] == "from_start_request"  # the conservative default
     assert settings["adaptive"]["start_latency_minutes"] == 10
     assert settings["adaptive"]["weekly_pre_start"] is False
     log_group = only(template, "AWS::Logs::LogGroup")["Properties"]

@@ -183,15 +183,15 @@ def answer(
 
 def fail_first_labels_call(
     page: Page, status: int, error: dict[str, Any], headers: dict[str, str]
-) -> list[str]:
+) -> list[int]:
     """Answer the first POST /v1/labels with an error, later ones as recorded.
 
-    :returns: the URLs of the labels calls, as they happen.
+    :returns: the ``attempt`` each labels call sent, as they happen.
     """
-    calls: list[str] = []
+    calls: list[int] = []
 
     def labels(route: Route) -> None:
-        calls.append(route.request.url)
+        calls.append(int((route.request.post_data_json or {}).get("attempt", 0)))
         if len(calls) == 1:
             answer(route, status, error, headers)
         else:
@@ -345,6 +345,7 @@ def test_labels_mode_ranks_labels_draws_boxes_and_follows_the_threshold(
         "image": {"s3_key": next(iter(server.uploads))},
         "min_confidence": 0,
         "max_results": 50,
+        "attempt": 1,
     }
     assert uploaded_image(server).size == (1600, 1200)
     screenshot(page, "labels")
@@ -588,7 +589,7 @@ def test_model_starting_counts_down_from_retry_after_and_retries_by_itself(
     expect(page.get_by_role("alert")).to_contain_text("Trying again in 3 s")
     expect(page.get_by_role("alert")).to_contain_text("Trying again in 2 s")
     assert results(page) == ["qr_code 96.4%"]
-    assert len(calls) == 2
+    assert calls == [1, 2], "the retry says it is one (demand is counted once per request)"
     assert len(server.uploads) == 1, "the retry reuses the upload"
     expect(page.get_by_role("alert")).to_be_hidden()
 

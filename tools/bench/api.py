@@ -60,6 +60,7 @@ LAMBDA_ENV = {
     "TRAINING_BUCKET": "training",
     "FEEDBACK_TABLE": "feedback",
     "REVIEW_BELOW_CONFIDENCE": "0",
+    "DAILY_UNIT_HOUR_CAP": "8",
     "ALLOWED_ORIGINS": "http://localhost:5173",
 }
 """What Lambda's environment holds for the function (no POWERTOOLS_TRACE_DISABLED)."""
@@ -196,6 +197,7 @@ def warm_requests() -> dict[str, tuple[float, float]]:
         training_bucket="",
         feedback_table="",
         review_below_confidence=0,
+        daily_unit_hour_cap=8,
     )
     handler.settings = lambda: settings  # type: ignore[assignment]
     handler.clients = lambda: clients  # type: ignore[assignment]

@@ -5,14 +5,20 @@ Commands::
     python -m tools.cost simulate --trace assets/traces/office_hours.csv --stage dev [--json]
     python -m tools.cost bench [--stage dev]      # every trace in assets/traces/
     python -m tools.cost plot --trace assets/traces/periodic.csv --stage dev --out week.png
+    python -m tools.cost report [--stage dev]     # docs/cost/figures-dev.md and its pictures
 
 ``simulate`` prints, for one trace, billed inference-unit hours and dollars
-for the policies ``idle-timeout`` and ``adaptive`` and the baselines
-``always-on``, ``office schedule`` and ``offline optimum`` (see
+for the policies ``idle-timeout`` and ``adaptive``, the baselines ``always-on``
+and ``office schedule`` and the two clairvoyant optima (see
 :mod:`tools.cost.simulator` for their exact definitions), requests that arrived
-while the model was not running, requests lost, the longest wait and the
-minutes waited in all. ``bench`` does it for every shipped trace, with a
-10- and a 20-minute start. ``plot`` draws one week (:mod:`tools.cost.plot`).
+while the model was not running, requests lost, the longest wait, the minutes
+waited in all and the price of each avoided wait against ``idle-timeout``.
+``bench`` does it for every shipped trace, with a 10- and a 20-minute start
+and under both billings. ``report`` writes the same figures, and the cost
+against waits pictures, into ``docs/cost/figures-<stage>.md`` (the figures the
+docs quote; ``make cost-figures`` writes both stages').
+``plot`` draws one week (:mod:`tools.cost.plot`). ``--billing`` overrides the
+stage's ``billing`` setting.
 """
 
 from __future__ import annotations
@@ -21,13 +27,13 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cost_guard.adaptive import AdaptiveSettings
-from cost_guard.policy import PolicySettings
+from cost_guard.policy import BILLINGS, PolicySettings
 
 from stacks.config import ConfigError, StageConfig, load_stage_configs
 from tools import ROOT
@@ -41,6 +47,8 @@ from tools.cost.simulator import (
 )
 
 TRACES = ROOT / "assets" / "traces"
+FIGURES = ROOT / "docs" / "cost"
+"""Where ``report`` writes ``figures-<stage>.md`` and its pictures."""
 
 
 def stage_config(stage: str) -> StageConfig:
@@ -51,20 +59,30 @@ def stage_config(stage: str) -> StageConfig:
 
 
 def simulation_settings(
-    config: StageConfig, start_latency: int, price: float, office_time_zone: str = "Asia/Tokyo"
+    config: StageConfig,
+    start_latency: int,
+    price: float,
+    office_time_zone: str = "Asia/Tokyo",
+    billing: str | None = None,
 ) -> SimulationSettings:
-    """Simulator settings from a stage's config plus the simulation's own knobs."""
+    """Simulator settings from a stage's config plus the simulation's own knobs.
+
+    :param start_latency: how long the simulated model really takes to start; the
+        adaptive policy is not told (it plans with the stage's configured
+        ``adaptive.start_latency_minutes`` until the guard has measured a start).
+    :param billing: overrides the stage's ``billing``.
+    """
+    policy = PolicySettings.from_mapping(config.policy_settings())
+    if billing is not None:
+        policy = replace(policy, billing=billing)
     return SimulationSettings(
-        policy=PolicySettings.from_mapping(config.policy_settings()),
+        policy=policy,
         schedule_period_minutes=config.schedule_period_minutes,
         auto_start_on_demand=config.auto_start_on_demand,
         start_latency_minutes=start_latency,
         price_per_unit_hour=price,
         office_time_zone=office_time_zone,
-        # The policy plans with the start latency the simulated model really has.
-        adaptive=AdaptiveSettings.from_mapping(
-            {**config.adaptive.model_dump(), "start_latency_minutes": start_latency}
-        ),
+        adaptive=AdaptiveSettings.from_mapping(config.adaptive.model_dump()),
     )
 
 
@@ -81,76 +99,173 @@ def table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def per_avoided_wait(result: Result, baseline: Result) -> float | None:
+    """USD ``result`` costs more than ``baseline`` per request it spared a wait (None
+    when it spared none)."""
+    spared = baseline.arrived_not_running - result.arrived_not_running
+    return (result.dollars - baseline.dollars) / spared if spared > 0 else None
+
+
+def verdict(adaptive: Result, fixed: Result) -> str:
+    """How the adaptive policy compares with the fixed timeout (cost, requests that waited)."""
+    cost, waits = (
+        adaptive.unit_hours - fixed.unit_hours,
+        (adaptive.arrived_not_running - fixed.arrived_not_running),
+    )
+    if abs(cost) < 1e-9 and waits == 0:
+        return "same"
+    if cost <= 1e-9 and waits <= 0:
+        return "Pareto-better"
+    if cost >= -1e-9 and waits >= 0:
+        return "dominated"
+    if cost < 0:
+        return f"cheaper, {-cost / waits:.2f} unit-h saved per extra wait"
+    price = per_avoided_wait(adaptive, fixed)
+    return f"USD {price:.2f} per avoided wait" if price is not None else "trade-off"
+
+
 def result_rows(results: list[Result]) -> list[list[str]]:
     header = [
         "policy",
         "unit-hours",
         "USD",
         "requests",
-        "arrived not running",
+        "waited",
         "in windows",
         "lost",
         "max wait (min)",
         "minutes waited",
+        "USD per avoided wait",
     ]
-    return [header] + [
-        [
-            r.policy,
-            f"{r.unit_hours:.2f}",
-            f"{r.dollars:.2f}",
-            str(r.requests),
-            str(r.arrived_not_running),
-            str(r.arrived_not_running_in_windows),
-            str(r.lost),
-            f"{r.max_delay_minutes:.0f}",
-            f"{r.minutes_waited:.0f}",
-        ]
-        for r in results
-    ]
+    fixed = results[0]
+    rows = [header]
+    for r in results:
+        price = per_avoided_wait(r, fixed) if r.policy != fixed.policy else None
+        rows.append(
+            [
+                r.policy,
+                f"{r.unit_hours:.2f}",
+                f"{r.dollars:.2f}",
+                str(r.requests),
+                str(r.arrived_not_running),
+                str(r.arrived_not_running_in_windows),
+                str(r.lost),
+                f"{r.max_delay_minutes:.0f}",
+                f"{r.minutes_waited:.0f}",
+                "-" if price is None else f"{price:.2f}",
+            ]
+        )
+    return rows
 
 
-def bench_rows(settings: SimulationSettings) -> list[list[str]]:
-    """One row per shipped trace: unit-hours and requests that waited, per policy."""
+def bench_results(settings: SimulationSettings) -> dict[str, list[Result]]:
+    """Every shipped trace's :func:`compare` results, by trace name."""
+    return {
+        trace.stem: compare(read_trace(trace), settings) for trace in sorted(TRACES.glob("*.csv"))
+    }
+
+
+def bench_rows(
+    settings: SimulationSettings, results: dict[str, list[Result]] | None = None
+) -> list[list[str]]:
+    """One row per shipped trace: unit-hours, requests that waited, minutes waited, lost,
+    per policy, the two optima, and how adaptive compares with the fixed timeout."""
     header = [
         "trace",
-        "days",
         "idle-timeout",
         "adaptive",
-        "optimum",
+        "opt. 0 wait",
+        "opt. 1 start",
         "always-on",
         "office",
-        "waited: idle-timeout",
-        "waited: adaptive",
-        "lost",
+        "waited: fixed/adaptive",
+        "min waited: fixed/adaptive",
+        "lost: fixed/adaptive",
+        "adaptive vs fixed",
     ]
     windows = bool(settings.policy.keep_warm_windows)
     if windows:
         header += ["adaptive w/o windows", "waited in windows: windows / w/o"]
     rows = [header]
-    for trace in sorted(TRACES.glob("*.csv")):
-        loaded = read_trace(trace)
-        results = compare(loaded, settings)
-        fixed, adaptive, always, office, optimum = results[:5]
+    for name, found in (results or bench_results(settings)).items():
+        fixed, adaptive, always, office, zero, one = found[:6]
         row = [
-            trace.stem,
-            f"{(loaded.end - loaded.start).days}",
+            name,
             f"{fixed.unit_hours:.2f}",
             f"{adaptive.unit_hours:.2f}",
-            f"{optimum.unit_hours:.2f}",
+            f"{zero.unit_hours:.2f}",
+            f"{one.unit_hours:.2f}",
             f"{always.unit_hours:.2f}",
             f"{office.unit_hours:.2f}",
-            str(fixed.arrived_not_running),
-            str(adaptive.arrived_not_running),
+            f"{fixed.arrived_not_running}/{adaptive.arrived_not_running}",
+            f"{fixed.minutes_waited:.0f}/{adaptive.minutes_waited:.0f}",
             f"{fixed.lost}/{adaptive.lost}",
+            verdict(adaptive, fixed),
         ]
         if windows:
-            without = results[5]
+            without = found[6]
             row += [
                 f"{without.unit_hours:.2f}",
                 f"{fixed.arrived_not_running_in_windows}/{without.arrived_not_running_in_windows}",
             ]
         rows.append(row)
     return rows
+
+
+def markdown(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    return "\n".join(lines)
+
+
+LATENCIES = (10, 20)
+BILLING_NAMES = ("from_start_request", "running")
+
+
+def report(config: StageConfig, price: float, office_time_zone: str, out: Path) -> list[Path]:
+    """Write ``out`` (Markdown: one table per start latency and billing) and, beside it,
+    the cost-against-waits picture of each billing at a 10-minute start."""
+    from tools.cost.plot import plot_pareto
+
+    sections = [
+        f"# Cost figures: stage {config.name}",
+        "",
+        "Written by `python -m tools.cost report --stage "
+        f"{config.name}` (`make cost-figures`); do not edit by hand. Each table replays every "
+        "trace in `assets/traces/` with the stage's settings from `cdk.json` "
+        f"(idle stop {config.idle_stop_minutes} min, guard every "
+        f"{config.schedule_period_minutes} min, policy `{config.policy}`, "
+        f"{len(config.keep_warm_windows)} keep-warm window(s)), USD {price:g} per "
+        "inference-unit hour, the API's 120-second Retry-After and clients that give up "
+        "after 30 minutes. The adaptive policy's parameters are the stage's, fixed before "
+        "any of these traces was replayed; it is told no start latency, it measures them. "
+        "Unit-hours are billed inference-unit hours over the same span for every policy; "
+        "*waited* counts requests that found the model not running (lost ones included).",
+        "",
+    ]
+    written = []
+    for billing in BILLING_NAMES:
+        for latency in LATENCIES:
+            settings = simulation_settings(config, latency, price, office_time_zone, billing)
+            results = bench_results(settings)
+            sections += [
+                f"## {latency}-minute start, billing `{billing}`",
+                "",
+                markdown(bench_rows(settings, results)),
+                "",
+            ]
+            if latency == LATENCIES[0]:
+                picture = out.parent / f"pareto-{config.name}-{billing}.png"
+                plot_pareto(
+                    results,
+                    f"stage {config.name}: {latency}-minute start, billing {billing}",
+                    picture,
+                )
+                written.append(picture)
+                sections += [f"![cost against waits, {billing}]({picture.name})", ""]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(sections))
+    return [out, *written]
 
 
 def simulation_report(
@@ -161,6 +276,7 @@ def simulation_report(
         "trace": trace.stem,
         "stage": config.name,
         "start_latency_minutes": settings.start_latency_minutes,
+        "billing": settings.billing,
         "schedule_period_minutes": settings.schedule_period_minutes,
         "warm_up": "none: the adaptive policy learns online from the trace's first request",
         "results": [asdict(r) for r in results],
@@ -176,6 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("simulate", "replay one trace"),
         ("bench", "replay every shipped trace"),
         ("plot", "draw a week of one trace: requests and each policy's model state"),
+        ("report", "write docs/cost/figures.md and its pictures (every latency and billing)"),
     ):
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--stage", default="dev", help="stage in cdk.json (default: dev)")
@@ -192,6 +309,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             help=f"USD per inference-unit hour (default {DEFAULT_PRICE_PER_UNIT_HOUR:g})",
         )
         sub.add_argument(
+            "--billing",
+            choices=BILLINGS,
+            help="which minutes are billed (default: the stage's 'billing' setting)",
+        )
+        sub.add_argument(
             "--office-time-zone",
             default="Asia/Tokyo",
             help="zone of the office-schedule baseline's 09:00-17:00 (default Asia/Tokyo, "
@@ -203,6 +325,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if name == "simulate":
             sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        if name == "report":
+            sub.add_argument(
+                "--out",
+                type=Path,
+                help=f"Markdown file (default {FIGURES.relative_to(ROOT)}/figures-STAGE.md)",
+            )
         if name == "plot":
             sub.add_argument("--out", type=Path, required=True, help="PNG file to write")
             sub.add_argument(
@@ -221,25 +349,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ZoneInfoNotFoundError, ValueError):
             parser.error(f"--office-time-zone {args.office_time_zone!r} is not an IANA time zone")
         settings = simulation_settings(
-            config, args.start_latency_minutes, args.price, args.office_time_zone
+            config, args.start_latency_minutes, args.price, args.office_time_zone, args.billing
         )
+        if args.command == "report":
+            out = args.out or FIGURES / f"figures-{config.name}.md"
+            for path in report(config, args.price, args.office_time_zone, out):
+                print(f"wrote {path}")
+            return 0
         if args.command == "bench":
             latencies = [args.start_latency_minutes]
             if args.start_latency_minutes == 10:
                 latencies.append(20)  # Rekognition's starts vary: also price a slow one
-            for latency in latencies:
-                print(
-                    f"Stage {config.name}: idle stop {config.idle_stop_minutes} min, period "
-                    f"{config.schedule_period_minutes} min, start latency {latency} min, "
-                    f"{len(config.keep_warm_windows)} keep-warm window(s); billed "
-                    "inference-unit hours and requests that arrived while the model was not "
-                    "running; no warm-up (the adaptive policy learns from each trace's start)"
-                )
-                latency_settings = simulation_settings(
-                    config, latency, args.price, args.office_time_zone
-                )
-                print(table(bench_rows(latency_settings)))
-                print()
+            billings = [args.billing] if args.billing else list(BILLING_NAMES)
+            for billing in billings:
+                for latency in latencies:
+                    print(
+                        f"Stage {config.name}: idle stop {config.idle_stop_minutes} min, period "
+                        f"{config.schedule_period_minutes} min, real start latency {latency} min "
+                        f"(the policy measures it), billing {billing}, "
+                        f"{len(config.keep_warm_windows)} keep-warm window(s); billed "
+                        "inference-unit hours, requests that waited, minutes waited; no warm-up"
+                    )
+                    latency_settings = simulation_settings(
+                        config, latency, args.price, args.office_time_zone, billing
+                    )
+                    print(table(bench_rows(latency_settings)))
+                    print()
             return 0
         if args.command == "plot":
             from tools.cost.plot import plot_week

@@ -1,45 +1,54 @@
 """Cost simulator: replay a request trace through the cost guard's real policy.
 
 The guard's policies run on a simulated clock, minute by minute, next to
-three baselines, so a stage's settings can be priced before a model ever
-runs: ``idle-timeout`` (:func:`cost_guard.policy.decide`, the stage's fixed
-idle timeout) and ``adaptive`` (:func:`cost_guard.adaptive.decide_adaptive`,
-learning online from the trace as it is replayed: its summary starts empty,
-with no warm-up, and sees each minute of demand when it arrives).
+baselines and two clairvoyant optima, so a stage's settings can be priced
+before a model ever runs: ``idle-timeout`` (:func:`cost_guard.policy.decide`,
+the stage's fixed idle timeout) and ``adaptive``
+(:func:`cost_guard.adaptive.decide_adaptive`, learning online from the trace as
+it is replayed: its summary starts empty, with no warm-up).
 
-Model of the world (one model version, the stage's active one):
+Model of the world (one model version, the stage's active one), as production
+behaves:
 
-* A request that finds the model RUNNING is served at once and recorded as
-  its last inference (as the inference API does).
-* A request that finds it not RUNNING is counted as *arrived while not
-  running*; the API answers 503 with ``Retry-After`` and, when the stage
-  allows auto-start and today's cap is not spent, starts a STOPPED model.
-  The client retries and is served as soon as the model is RUNNING (its
-  wait is recorded); a client gives up after ``client_patience_minutes``,
-  and such a request, like one still waiting when the trace ends, is *lost*.
-* A start takes ``start_latency_minutes`` (Rekognition: minutes, up to about
-  30) and is not billed; a stop takes effect at once.
-* Every ``schedule_period_minutes`` the guard accrues usage
-  (:func:`cost_guard.policy.accrue`) and applies :func:`cost_guard.policy.decide`.
-* Billing: inference units x minutes RUNNING. Dollars use the given price per
-  inference-unit hour (USD 4 by default; https://aws.amazon.com/rekognition/pricing/).
+* **The guard's clock.** EventBridge runs the guard at second 0 of every
+  ``schedule_period_minutes``-th minute, so each tick acts before that minute's
+  requests and knows only the demand of the minutes before it. It accrues
+  usage (:func:`cost_guard.policy.accrue`) and decides.
+* **Requests and retries.** A request that finds the model RUNNING is served
+  at once (its last inference). One that does not is answered 503 with
+  ``Retry-After`` (``retry_after_minutes``, the API's 120 s) and, with
+  auto-start, starts a STOPPED model unless today's cap is spent by the
+  guard's last accounting (what the API reads). The client retries
+  every ``Retry-After``: each retry that finds the model not RUNNING is another
+  503 (the API records it as a client waiting), the first retry that finds it
+  RUNNING is served, and its wait ends *there*. A client gives up when its
+  next retry would be more than ``client_patience_minutes`` after it first
+  asked; such a request, like one still waiting when the span ends, is *lost*.
+* **Demand.** What the policy learns from is one event per request at its
+  first attempt; retries are not counted again (the API does the same with the
+  ``attempt`` the page and device client send).
+* **Starts.** A start takes ``start_latency_minutes`` (the real latency). The
+  policy is never told it: the guard measures each start (request to first
+  tick that sees RUNNING) and the adaptive policy uses what it measured, its
+  configured default until then.
+* **Billing** (``policy.billing``): ``running`` bills RUNNING minutes,
+  ``from_start_request`` the STARTING minutes too (the conservative default).
+  A stop takes effect at once; billing is per minute. Dollars use the given
+  price per inference-unit hour (USD 4 by default;
+  https://aws.amazon.com/rekognition/pricing/).
 
 The span simulated is the trace's ``# span: START/END`` comment line (ISO
 8601 instants) if it has one, else whole UTC days from the first request to
-the last. Baselines over the same span:
+the last. Baselines and bounds over the same span:
 
 * **always-on**: RUNNING the whole time; nothing delayed or lost.
 * **office schedule**: RUNNING 09:00-17:00 every day in ``office_time_zone``,
   as the AWS sample scheduler runs it (8 of 24 hours); requests outside those
   hours are lost, since that scheduler has no on-demand start.
-* **offline optimum**: a clairvoyant policy that acts at the guard's
-  granularity. The span is cut into consecutive slots of
-  ``schedule_period_minutes`` from the trace start; the optimum has the model
-  RUNNING during exactly the slots that contain at least one request (it
-  knows them in advance, so it starts each early enough) and stopped in all
-  others. Any policy that changes state only at slot boundaries and serves
-  every request without delay must run at least those slots, so this is the
-  least such a policy can bill: ``slots with requests x period x units``.
+* **optimum, zero wait** and **optimum, wait up to one start**: the fewest
+  billed minutes of any timeline in which nobody waits, or nobody waits longer
+  than one start (:mod:`tools.cost.optimum`, an exact dynamic programme). No
+  policy that met the same bound can bill less.
 """
 
 from __future__ import annotations
@@ -59,8 +68,11 @@ from cost_guard.policy import (
     PolicySettings,
     Usage,
     accrue,
+    billed,
     decide,
 )
+
+from tools.cost.optimum import optimum_minutes
 
 DEFAULT_PRICE_PER_UNIT_HOUR = 4.0
 OFFICE_HOURS = (time(9), time(17))
@@ -79,11 +91,18 @@ class SimulationSettings:
     auto_start_on_demand: bool
     start_latency_minutes: int = 10
     client_patience_minutes: int = 30
+    retry_after_minutes: int = 2
+    """The API's ``Retry-After`` on ``model_starting`` / ``model_not_running`` (120 s)."""
     price_per_unit_hour: float = DEFAULT_PRICE_PER_UNIT_HOUR
     office_time_zone: str = "UTC"
     adaptive: AdaptiveSettings = field(default_factory=AdaptiveSettings)
     """The adaptive policy's parameters (its ``start_latency_minutes`` is what the
-    policy believes; ``start_latency_minutes`` above is what the simulated model takes)."""
+    policy assumes until the guard has measured a start; ``start_latency_minutes``
+    above is what the simulated model takes)."""
+
+    @property
+    def billing(self) -> str:
+        return self.policy.billing
 
 
 @dataclass(frozen=True)
@@ -102,6 +121,10 @@ class Result:
     arrived_not_running_in_windows: int = 0
     """Of ``arrived_not_running``, those inside the stage's keep-warm windows' hours
     (0 when the stage has none): the waits a window is there to prevent."""
+    billing: str = "from_start_request"
+    """Which minutes ``unit_hours`` counts (``cost_guard.policy.BILLINGS``)."""
+    start_latency_minutes: int = 10
+    """The real start latency the figures were measured with."""
 
 
 @dataclass(frozen=True)
@@ -184,8 +207,9 @@ def simulate_guard(
     name: str | None = None,
     window_hours: tuple[KeepWarmWindow, ...] | None = None,
     timeline: list[str] | None = None,
+    demand: list[int] | None = None,
 ) -> Result:
-    """A guard policy plus on-demand start, on a simulated minute clock.
+    """A guard policy plus on-demand start, on a simulated minute clock (module docstring).
 
     :param policy: :data:`IDLE_TIMEOUT` (:func:`cost_guard.policy.decide`, the stage's
         fixed idle timeout) or :data:`ADAPTIVE` (:func:`cost_guard.adaptive.decide_adaptive`,
@@ -194,74 +218,96 @@ def simulate_guard(
     :param name: the result's name (default: ``policy``).
     :param window_hours: whose hours ``arrived_not_running_in_windows`` counts
         (default: the simulated stage's own keep-warm windows).
-    :param timeline: if given, receives the model's status at the end of every minute.
+    :param timeline: if given, receives the model's status during every minute.
+    :param demand: if given, receives the epoch minute of every demand event the
+        policy learns from (what the API appends to ``recent_demand``).
     """
     if policy not in {IDLE_TIMEOUT, ADAPTIVE}:
         raise ValueError(f"unknown policy {policy!r}")
     start, end, requests = trace.start, trace.end, trace.requests
     arrivals = _per_minute(requests, start)
     units = settings.policy.min_inference_units
+    billing = settings.billing
+    retry_after = max(1, settings.retry_after_minutes)
     status, ready_at = "STOPPED", -1
     usage = Usage()
     summary = UseSummary()
-    pending: list[tuple[int, int]] = []  # (arrival minute, count)
-    running_minutes = arrived_not_running = lost = 0
+    waiting: list[list[int]] = []  # [first asked, next retry, count]
+    billed_minutes = arrived_not_running = lost = 0
     max_delay = 0
     waited = 0
     in_windows = 0
     windows = settings.policy.keep_warm_windows if window_hours is None else window_hours
+    period = settings.schedule_period_minutes
     cap = settings.policy.daily_unit_hour_cap
+
+    def start_model(minute: int, now: datetime) -> None:
+        nonlocal status, ready_at, usage
+        status, ready_at = "STARTING", minute + settings.start_latency_minutes
+        usage = replace(usage, start_requested_at=now)
+
+    def on_demand_start(minute: int, now: datetime) -> None:
+        """The API's auto-start: only a STOPPED model, only under today's cap."""
+        spent = usage.day == now.date() and usage.minutes_today / 60 * units >= cap
+        if status == "STOPPED" and settings.auto_start_on_demand and not spent:
+            start_model(minute, now)
+
     for minute in range(int((end - start).total_seconds() // 60)):
         now = start + timedelta(minutes=minute)
         if status == "STARTING" and minute >= ready_at:
             status = "RUNNING"
-        while pending and minute - pending[0][0] > settings.client_patience_minutes:
-            lost += pending.pop(0)[1]
-        if status == "RUNNING" and pending:
-            max_delay = max(max_delay, minute - pending[0][0])
-            waited += sum((minute - arrived) * count for arrived, count in pending)
-            pending.clear()
-            usage = replace(usage, last_inference_at=now)
+        if minute % period == 0:  # second 0: before this minute's requests
+            usage = accrue(usage, now, status, billing)
+            model = ModelVersion("simulated", status, units, True, usage)
+            if policy == ADAPTIVE:
+                action = decide_adaptive(
+                    now, model, settings.policy, settings.adaptive, summary, period
+                ).action
+            else:
+                action = decide(now, model, settings.policy).action
+            if action == Action.STOP:
+                status = "STOPPED"
+            elif action == Action.START and status != "STARTING":
+                start_model(minute, now)
+        still_waiting = []
+        for group in waiting:
+            asked, retry, count = group
+            if retry != minute:
+                still_waiting.append(group)
+            elif minute - asked > settings.client_patience_minutes:
+                lost += count
+            elif status == "RUNNING":
+                max_delay = max(max_delay, minute - asked)
+                waited += (minute - asked) * count
+                usage = replace(usage, last_inference_at=now)
+            else:  # answered 503 again: the API records a waiting client
+                usage = replace(usage, last_demand_at=now)
+                on_demand_start(minute, now)
+                group[1] = minute + retry_after
+                still_waiting.append(group)
+        waiting = still_waiting
         count = arrivals.get(minute, 0)
         if count:
             summary = summary.observe(now)
+            if demand is not None:
+                demand.append(int(now.timestamp() // 60))
             if status == "RUNNING":
                 usage = replace(usage, last_inference_at=now)
             else:
                 arrived_not_running += count
                 if any(window.contains(now) for window in windows):
                     in_windows += count
-                pending.append((minute, count))
-                spent = usage.minutes_today / 60 * units >= cap and usage.day == now.date()
-                if status == "STOPPED" and settings.auto_start_on_demand and not spent:
-                    status, ready_at = "STARTING", minute + settings.start_latency_minutes
-        if minute % settings.schedule_period_minutes == 0:
-            usage = accrue(usage, now, status)
-            model = ModelVersion("simulated", status, units, True, usage)
-            if policy == ADAPTIVE:
-                action = decide_adaptive(
-                    now,
-                    model,
-                    settings.policy,
-                    settings.adaptive,
-                    summary,
-                    settings.schedule_period_minutes,
-                ).action
-            else:
-                action = decide(now, model, settings.policy).action
-            if action == Action.STOP:
-                status = "STOPPED"
-                usage = accrue(usage, now, status)
-            elif action == Action.START:
-                status, ready_at = "STARTING", minute + settings.start_latency_minutes
-        if status == "RUNNING":
-            running_minutes += 1
+                usage = replace(usage, last_demand_at=now)
+                on_demand_start(minute, now)
+                waiting.append([minute, minute + retry_after, count])
+        if billed(status, billing):
+            billed_minutes += 1
         if timeline is not None:
             timeline.append(status)
-    lost += sum(count for _, count in pending)
+    lost += sum(group[2] for group in waiting)
     result = _result(
         name or policy,
-        running_minutes * units,
+        billed_minutes * units,
         settings,
         len(requests),
         arrived_not_running,
@@ -303,27 +349,45 @@ def office_schedule(trace: Trace, settings: SimulationSettings) -> Result:
     )
 
 
-def offline_optimum(trace: Trace, settings: SimulationSettings) -> Result:
-    start, requests = trace.start, trace.requests
-    period = settings.schedule_period_minutes
-    slots = {int((r - start).total_seconds() // 60) // period for r in requests}
-    unit_minutes = len(slots) * period * settings.policy.min_inference_units
-    return _result("offline optimum", unit_minutes, settings, len(requests), 0, 0, 0)
+OPTIMUM_ZERO_WAIT = "optimum_zero_wait"
+OPTIMUM_ONE_START = "optimum_wait_one_start"
+
+
+def optimum(trace: Trace, settings: SimulationSettings, *, bound: int, name: str) -> Result:
+    """The clairvoyant lower bound for requests that wait at most ``bound`` minutes."""
+    minutes = [int((r - trace.start).total_seconds() // 60) for r in trace.requests]
+    billed_minutes = optimum_minutes(
+        minutes,
+        start_latency=settings.start_latency_minutes,
+        bound=bound,
+        billing=settings.billing,
+        span_minutes=int((trace.end - trace.start).total_seconds() // 60),
+    )
+    units = settings.policy.min_inference_units
+    return _result(name, billed_minutes * units, settings, len(trace.requests), 0, 0, bound)
+
+
+def optima(trace: Trace, settings: SimulationSettings) -> list[Result]:
+    """The zero-wait and the one-start optimum (:func:`optimum`)."""
+    return [
+        optimum(trace, settings, bound=0, name=OPTIMUM_ZERO_WAIT),
+        optimum(trace, settings, bound=settings.start_latency_minutes, name=OPTIMUM_ONE_START),
+    ]
 
 
 ADAPTIVE_WITHOUT_WINDOWS = "adaptive without keep-warm windows"
 
 
 def compare(trace: Trace, settings: SimulationSettings) -> list[Result]:
-    """``idle-timeout``, ``adaptive``, ``always-on``, ``office schedule`` and ``offline
-    optimum``, in that order; for a stage with keep-warm windows also the adaptive
-    policy without them (its waits counted in the windows' hours)."""
+    """``idle-timeout``, ``adaptive``, ``always-on``, ``office schedule`` and the two
+    optima, in that order; for a stage with keep-warm windows also the adaptive policy
+    without them (its waits counted in the windows' hours)."""
     results = [
         simulate_guard(trace, settings, IDLE_TIMEOUT),
         simulate_guard(trace, settings, ADAPTIVE),
         always_on(trace, settings),
         office_schedule(trace, settings),
-        offline_optimum(trace, settings),
+        *optima(trace, settings),
     ]
     windows = settings.policy.keep_warm_windows
     if windows:
@@ -360,4 +424,6 @@ def _result(
         lost=lost,
         max_delay_minutes=max_delay,
         minutes_waited=waited,
+        billing=settings.billing,
+        start_latency_minutes=settings.start_latency_minutes,
     )

@@ -105,7 +105,9 @@ export function createApi(config, idToken) {
     feedback: (body) => call("POST", "/feedback", body),
     reviewQueue: () => call("GET", "/review"),
     review: (body) => call("POST", "/review", body),
-    labels: (s3Key) => call("POST", "/labels", { image: { s3_key: s3Key }, min_confidence: 0, max_results: 50 }),
+    // attempt: 1 for a new photo, 2, 3... for its retries (the cost guard counts demand once).
+    labels: (s3Key, attempt = 1) =>
+      call("POST", "/labels", { image: { s3_key: s3Key }, min_confidence: 0, max_results: 50, attempt }),
     searchFaces: (s3Key) => call("POST", "/faces/search", { image: { s3_key: s3Key } }),
     analyzeFaces: (s3Key) => call("POST", "/faces/analyze", { image: { s3_key: s3Key } }),
     codes: (s3Key) => call("POST", "/codes", { image: { s3_key: s3Key } }),

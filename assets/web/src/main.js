@@ -18,6 +18,8 @@ const state = {
   result: null, // {mode, body} of the last answer
   timer: null, // countdown of an automatic retry
   retries: 0,
+  attempt: 0, // calls made for the current upload: 1 is the request, more are its retries
+  askedFor: null, // the upload those calls were for
   pending: false, // a request waits for the network to come back
   lastProblem: null,
   feedback: null, // "Is this right?" and the review queue (feedback.js)
@@ -333,7 +335,9 @@ async function run({ automatic = false } = {}) {
       analyze: state.api.analyzeFaces,
       codes: state.api.codes,
     }[currentMode];
-    const body = await call(state.s3Key);
+    state.attempt = state.s3Key === state.askedFor ? state.attempt + 1 : 1;
+    state.askedFor = state.s3Key;
+    const body = await call(state.s3Key, state.attempt);
     state.retries = 0;
     state.result = { mode: currentMode, body };
     renderResult();

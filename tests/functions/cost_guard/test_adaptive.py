@@ -55,6 +55,7 @@ def model(
     minutes_today: float = 0.0,
     last_inference: datetime | None = None,
     running_since: datetime | None = None,
+    start_latencies: tuple[float, ...] = (),
 ) -> ModelVersion:
     usage = Usage(
         last_inference_at=last_inference,
@@ -62,6 +63,7 @@ def model(
         minutes_today=minutes_today,
         day=NOW.date(),
         accounted_at=NOW if status == "RUNNING" else None,
+        start_latencies=start_latencies,
     )
     return ModelVersion("arn:version/v1/1", status, 1, active, usage)
 
@@ -411,3 +413,29 @@ def test_never_over_the_cap_never_a_version_that_is_not_the_active_one(
 
 def test_the_histogram_covers_four_hours_in_five_minute_bins() -> None:
     assert BINS * BIN_MINUTES == HISTOGRAM_MINUTES == 240
+
+
+def test_the_pre_start_plans_with_the_latency_the_guard_measured() -> None:
+    """Told 10 minutes, but the starts took 25: the pre-start comes earlier than the
+    configured latency would put it, still in time for the next run."""
+    last = NOW - timedelta(minutes=60)
+    summary = hourly_until(last)
+
+    def first_start(start_latencies: tuple[float, ...] = ()) -> int:
+        return next(
+            minute
+            for minute in range(0, 60, PERIOD)
+            if decision(
+                "STOPPED",
+                summary,
+                now=last + timedelta(minutes=minute),
+                start_latencies=start_latencies,
+            )
+            == (Action.START, "pre_start")
+        )
+
+    told = first_start()
+    measured = first_start(start_latencies=(25.0, 24.0, 26.0))
+
+    assert measured < told
+    assert 60 - measured >= 25

@@ -236,7 +236,7 @@ def test_version_without_a_record_is_idle_since_first_seen(aws: Aws) -> None:
     [later] = aws.run(NOW + timedelta(minutes=15))
 
     assert first.decision is not None
-    assert first.decision.reason == "in_use"
+    assert first.decision.reason == "just_running"  # first seen RUNNING: never stopped then
     assert later.decision is not None
     assert later.decision.reason == "idle"
     assert float(aws.usage_item("fresh")["minutes_today"]["N"]) == pytest.approx(15)

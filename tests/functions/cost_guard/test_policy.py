@@ -248,3 +248,101 @@ def test_settings_from_the_stage_config_json() -> None:
         frozenset({"Mon"}), time(9), time(18), "Asia/Tokyo"
     )
     assert settings.min_inference_units == 2
+
+
+# --- the guard's real clock, billing and measured starts ----------------------------------
+
+
+def test_a_model_first_seen_running_is_kept_whatever_its_idle_time() -> None:
+    usage = accrue(Usage(last_inference_at=NOW - timedelta(hours=5)), NOW, "RUNNING")
+
+    decision = decide(NOW, model(**usage.__dict__), SETTINGS)
+
+    assert (decision.action, decision.reason) == (Action.KEEP, "just_running")
+
+
+def test_a_model_clients_wait_for_is_kept_until_they_are_served() -> None:
+    idle_since = NOW - timedelta(minutes=40)
+    waiting = model(
+        running_since=idle_since,
+        last_inference_at=idle_since,
+        last_demand_at=NOW - timedelta(minutes=1),
+    )
+    served = model(
+        running_since=idle_since,
+        last_inference_at=idle_since,
+        last_demand_at=idle_since - timedelta(minutes=1),
+    )
+    gave_up = model(
+        running_since=idle_since,
+        last_inference_at=idle_since,
+        last_demand_at=NOW - timedelta(minutes=10),
+    )
+
+    assert decide(NOW, waiting, SETTINGS).reason == "clients_waiting"
+    assert decide(NOW, served, SETTINGS).reason == "idle"
+    assert decide(NOW, gave_up, SETTINGS).reason == "idle"
+
+
+def test_the_cap_still_stops_a_model_clients_wait_for() -> None:
+    capped = model(
+        running_since=NOW - timedelta(hours=9),
+        minutes_today=9 * 60,
+        day=NOW.date(),
+        last_demand_at=NOW - timedelta(minutes=1),
+    )
+
+    assert decide(NOW, capped, SETTINGS).reason == "daily_cap"
+
+
+def test_billed_from_the_start_request_the_cap_counts_the_starting_minutes() -> None:
+    start = NOW - timedelta(minutes=10)
+    usage = Usage(minutes_today=50, day=NOW.date(), start_requested_at=start, checked_at=start)
+    starting = accrue(usage, start + timedelta(minutes=5), "STARTING", "from_start_request")
+    running = accrue(starting, NOW, "RUNNING", "from_start_request")
+
+    assert starting.minutes_today == 55
+    assert running.minutes_today == 60
+    assert (
+        decide(NOW, model(**running.__dict__), replace(SETTINGS, daily_unit_hour_cap=1)).reason
+        == "daily_cap"
+    )
+
+
+def test_billed_by_running_minutes_the_first_sight_counts_from_the_previous_run() -> None:
+    """RUNNING may have begun just after the previous run: counted from there, never less."""
+    start = NOW - timedelta(minutes=10)
+    usage = Usage(minutes_today=50, day=NOW.date(), start_requested_at=start, checked_at=start)
+    starting = accrue(usage, start + timedelta(minutes=5), "STARTING", "running")
+    running = accrue(starting, NOW, "RUNNING", "running")
+
+    assert starting.minutes_today == 50
+    assert running.minutes_today == 55
+
+
+def test_each_start_s_latency_is_measured_and_the_median_used() -> None:
+    from cost_guard.policy import MAX_LATENCIES, learned_latency
+
+    usage = Usage()
+    assert learned_latency(usage, 10) == 10
+    for minutes in (12, 25, 14, 30, 13, 15):
+        requested = replace(accrue(usage, NOW, "STOPPED"), start_requested_at=NOW)
+        usage = accrue(requested, NOW + timedelta(minutes=minutes), "RUNNING")
+        assert usage.start_requested_at is None
+        usage = accrue(usage, NOW + timedelta(minutes=minutes + 5), "STOPPED")
+
+    assert usage.start_latencies == (25.0, 14.0, 30.0, 13.0, 15.0)
+    assert len(usage.start_latencies) == MAX_LATENCIES
+    assert learned_latency(usage, 10) == 15
+
+
+def test_billing_comes_from_the_stage_settings() -> None:
+    assert (
+        PolicySettings.from_mapping(
+            {"idle_stop_minutes": 5, "daily_unit_hour_cap": 1, "billing": "running"}
+        ).billing
+        == "running"
+    )
+    assert PolicySettings.from_mapping(
+        {"idle_stop_minutes": 5, "daily_unit_hour_cap": 1}
+    ).billing == ("from_start_request")

@@ -67,6 +67,7 @@ SETTINGS = calls.Settings(
     training_bucket="",
     feedback_table="",
     review_below_confidence=0,
+    daily_unit_hour_cap=8,
 )
 AWS_MESSAGE = f"User: arn:aws:sts::{ACCOUNT}:assumed-role/x is not authorized on {BUCKET}"
 """What AWS says in an error: it names the account and the bucket; it must stay in the logs."""
@@ -364,6 +365,8 @@ def _described(aws: Aws, status: str) -> None:
         {"ProjectVersionDescriptions": [{"ProjectVersionArn": VERSION, "Status": status}]},
         {"ProjectArn": PROJECT, "VersionNames": ["qr-v1"]},
     )
+    if status == "STOPPED":  # auto-start first reads today's billed minutes (the cap)
+        aws.dynamodb.add_response("get_item", {})
 
 
 @pytest.mark.parametrize(
@@ -436,6 +439,7 @@ def test_model_starting_answer_names_the_version_not_its_arn(aws: Aws) -> None:
     _not_ready(aws)
     _described(aws, "STOPPED")
     aws.rekognition.add_response("start_project_version", {"Status": "STARTING"})
+    aws.dynamodb.add_response("update_item", {})  # start_requested_at: its latency is measured
 
     status, body, _ = aws.call(labels_event())
 

@@ -44,6 +44,7 @@ SETTINGS = calls.Settings(
     training_bucket="",
     feedback_table="",
     review_below_confidence=0,
+    daily_unit_hour_cap=8,
 )
 JPEG = image_bytes(640, 480)
 
@@ -528,26 +529,154 @@ def test_recorded_page_responses_are_the_handlers_answers(api: Api, case: str) -
     assert json.loads(path.read_text()) == answer, f"{path} is stale: rerun with RECORD=1"
 
 
-def test_demand_is_recorded_for_the_adaptive_policy_served_or_not(api: Api) -> None:
-    """A served inference and a request the model was not running for both append the
-    minute to recent_demand (the cost guard folds it); only the first is an inference."""
+def test_demand_is_recorded_for_the_adaptive_policy_served_or_not(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A served inference and a request the model was not running for both append their
+    minute to recent_demand (the cost guard folds it), once a minute; a retry
+    (``attempt`` > 1) is not demand again, but says a client is waiting."""
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr(handler.STATE, "clock", lambda: clock[0])
+
+    def usage() -> dict[str, Any]:
+        item: dict[str, Any] = api.clients.dynamodb.get_item(
+            TableName="usage", Key={"project_version_arn": {"S": VERSION}}
+        )["Item"]
+        return item
+
+    def ask(attempt: int = 1) -> int:
+        body = {**labels_body({"bytes": b64(JPEG)}), "attempt": attempt}
+        status, _, _ = api.call(rest_event("POST", "/v1/labels", body))
+        return status
+
     api.promote()
     not_ready(api, "STARTING")
-    status, _, _ = api.call(rest_event("POST", "/v1/labels", labels_body({"bytes": b64(JPEG)})))
-    assert status == 503
-    item = api.clients.dynamodb.get_item(
-        TableName="usage", Key={"project_version_arn": {"S": VERSION}}
-    )["Item"]
-    assert "last_inference_at" not in item
-    assert len(item["recent_demand"]["L"]) == 1
+    assert ask() == 503
+    assert "last_inference_at" not in usage()
+    assert [int(v["N"]) for v in usage()["recent_demand"]["L"]] == [30_000_000]
+    assert usage()["last_demand_at"] == {"N": "1800000000"}
 
+    clock[0] += 120  # the client's retry, after Retry-After: not demand again
+    not_ready(api, "STARTING")
+    assert ask(attempt=2) == 503
+    assert len(usage()["recent_demand"]["L"]) == 1
+    assert usage()["last_demand_at"] == {"N": "1800000120"}
+
+    clock[0] += 120
     api.stubber.add_response("detect_custom_labels", {"CustomLabels": []})
-    status, _, _ = api.call(rest_event("POST", "/v1/labels", labels_body({"bytes": b64(JPEG)})))
-    assert status == 200
+    assert ask(attempt=3) == 200  # served: the idle clock, no demand
+    assert usage()["last_inference_at"] == {"N": "1800000240"}
+    assert len(usage()["recent_demand"]["L"]) == 1
+
+    clock[0] += 60
+    api.stubber.add_response("detect_custom_labels", {"CustomLabels": []})
+    assert ask() == 200  # a new request, served: demand in its minute
+    api.stubber.add_response("detect_custom_labels", {"CustomLabels": []})
+    assert ask() == 200  # another in the same minute: that minute is recorded already
+    assert [int(v["N"]) for v in usage()["recent_demand"]["L"]] == [30_000_000, 30_000_005]
+
+
+# --- one demand stream: what the API records is what the simulator replays --------
+
+
+def _replay_through_the_api(
+    api: Api,
+    monkeypatch: pytest.MonkeyPatch,
+    timeline: list[str],
+    arrivals: list[int],
+    *,
+    send_attempts: bool,
+    start: float,
+    retry_after: int,
+    patience: int,
+) -> list[int]:
+    """Every request of ``arrivals`` (minutes from ``start``) sent to the handler with its
+    client's retries every ``retry_after`` minutes until served (the model's status in each
+    minute is the simulator's ``timeline``); the epoch minutes the API appended to
+    ``recent_demand``."""
+    clock = [start]
+    monkeypatch.setattr(handler.STATE, "clock", lambda: clock[0])
+    events = [(minute, 1) for minute in arrivals]  # (minute, attempt)
+    while events:
+        events.sort()
+        minute, attempt = events.pop(0)
+        clock[0] = start + minute * 60 + attempt  # seconds apart within a minute
+        if timeline[minute] == "RUNNING":
+            api.stubber.add_response("detect_custom_labels", {"CustomLabels": []})
+        else:
+            not_ready(api, "STARTING")
+        body = {**labels_body({"bytes": b64(JPEG)}), "attempt": attempt if send_attempts else 1}
+        status, _, _ = api.call(rest_event("POST", "/v1/labels", body))
+        asked = minute - (attempt - 1) * retry_after
+        if status == 503 and minute + retry_after - asked <= patience:
+            events.append((minute + retry_after, attempt + 1))
     item = api.clients.dynamodb.get_item(
         TableName="usage", Key={"project_version_arn": {"S": VERSION}}
     )["Item"]
-    assert "last_inference_at" in item
-    minutes = [int(v["N"]) for v in item["recent_demand"]["L"]]
-    assert len(minutes) == 2
-    assert abs(minutes[-1] - int(item["last_inference_at"]["N"]) // 60) <= 1
+    return [int(v["N"]) for v in item["recent_demand"]["L"]]
+
+
+def test_the_api_records_the_demand_stream_the_simulator_replays(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cost_guard.policy import PolicySettings
+
+    from tools.cost.simulator import SimulationSettings, Trace, simulate_guard
+
+    begin = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+    arrivals = [0, 0, 1, 3, 7, 7, 12, 13, 30, 31, 45, 80, 81, 81, 95]
+    trace = Trace(
+        [begin + timedelta(minutes=m, seconds=5) for m in arrivals],
+        begin,
+        begin + timedelta(hours=3),
+    )
+    settings = SimulationSettings(
+        policy=PolicySettings(idle_stop_minutes=15, daily_unit_hour_cap=8),
+        schedule_period_minutes=5,
+        auto_start_on_demand=True,
+        start_latency_minutes=10,
+    )
+    timeline: list[str] = []
+    simulated: list[int] = []
+    simulate_guard(trace, settings, timeline=timeline, demand=simulated)
+    assert "STOPPED" in timeline  # retries really happen
+    assert "RUNNING" in timeline
+    api.promote()
+
+    recorded = _replay_through_the_api(
+        api,
+        monkeypatch,
+        timeline,
+        arrivals,
+        send_attempts=True,
+        start=begin.timestamp(),
+        retry_after=settings.retry_after_minutes,
+        patience=settings.client_patience_minutes,
+    )
+
+    assert recorded == simulated
+
+
+def test_retries_sent_as_new_requests_would_count_demand_again(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The old stream: every retry is recorded as demand, which the simulator never replays."""
+    begin = 1_798_000_000 - 1_798_000_000 % 60
+    timeline = ["STARTING"] * 10 + ["RUNNING"] * 5
+    api.promote()
+
+    recorded = _replay_through_the_api(
+        api,
+        monkeypatch,
+        timeline,
+        [0],
+        send_attempts=False,
+        start=begin,
+        retry_after=2,
+        patience=30,
+    )
+    api.stubber.assert_no_pending_responses()
+
+    assert recorded == [begin // 60 + m for m in (0, 2, 4, 6, 8, 10)]
