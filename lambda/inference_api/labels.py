@@ -25,10 +25,12 @@ START_FAILED_RETRY_AFTER_SECONDS = 10
 
 
 def _update_usage(
-    settings: Settings, clients: Clients, arn: str, condition: str, **update: Any
+    settings: Settings, clients: Clients, arn: str, condition: str | None, **update: Any
 ) -> bool:
-    """One conditional UpdateItem on ``arn``'s usage item; False when the condition failed
-    (another container wrote it first)."""
+    """One UpdateItem on ``arn``'s usage item; False when its condition failed (another
+    container wrote it first)."""
+    if condition is not None:
+        update["ConditionExpression"] = condition
     try:
         aws(
             clients,
@@ -36,7 +38,6 @@ def _update_usage(
             "update_item",
             TableName=settings.model_usage_table,
             Key={"project_version_arn": {"S": arn}},
-            ConditionExpression=condition,
             **update,
         )
     except ApiError as exc:
@@ -242,12 +243,11 @@ def _record_start(settings: Settings, clients: Clients, state: State, arn: str) 
     and, billed from the start request, counts the cap from it."""
     now = int(state.clock())
     try:
-        aws(
+        _update_usage(
+            settings,
             clients,
-            "dynamodb",
-            "update_item",
-            TableName=settings.model_usage_table,
-            Key={"project_version_arn": {"S": arn}},
+            arn,
+            None,
             UpdateExpression="SET start_requested_at = :now",
             ExpressionAttributeValues={":now": {"N": str(now)}},
         )
