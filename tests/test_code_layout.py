@@ -48,6 +48,16 @@ def _imports(name: str, path: Path) -> Iterator[str]:
 
 
 def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
+    key = tuple(sorted(modules.items()))
+    if key not in _GRAPHS:
+        _GRAPHS[key] = _import_graph(modules)
+    return _GRAPHS[key]
+
+
+_GRAPHS: dict[tuple[tuple[str, Path], ...], dict[str, set[str]]] = {}
+
+
+def _import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
     """Module -> the project modules it imports (a ``from x import y`` of a submodule
     counts as importing ``x.y``)."""
     return {

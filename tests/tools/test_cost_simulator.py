@@ -327,8 +327,7 @@ def test_the_guard_acts_at_second_0_before_the_minute_s_requests() -> None:
 
 
 @pytest.mark.parametrize("policy", [IDLE_TIMEOUT, ADAPTIVE])
-@pytest.mark.parametrize("latency", [10, 20])
-def test_no_start_is_stopped_before_it_served_anyone(policy: str, latency: int) -> None:
+def test_no_start_is_stopped_before_it_served_anyone(policy: str, latency: int = 20) -> None:
     """A model is never stopped in the minute it became RUNNING, with the clients that
     started it still waiting: no STARTING run of any timeline ends in STOPPED."""
     dev = cost.simulation_settings(cost.stage_config("dev"), start_latency=latency, price=4)
