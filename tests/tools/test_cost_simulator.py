@@ -327,10 +327,10 @@ def test_the_guard_acts_at_second_0_before_the_minute_s_requests() -> None:
 
 
 @pytest.mark.parametrize("policy", [IDLE_TIMEOUT, ADAPTIVE])
-def test_no_start_is_stopped_before_it_served_anyone(policy: str, latency: int = 20) -> None:
+def test_no_start_is_stopped_before_it_served_anyone(policy: str) -> None:
     """A model is never stopped in the minute it became RUNNING, with the clients that
     started it still waiting: no STARTING run of any timeline ends in STOPPED."""
-    dev = cost.simulation_settings(cost.stage_config("dev"), start_latency=latency, price=4)
+    dev = cost.simulation_settings(cost.stage_config("dev"), start_latency=20, price=4)
     # The daily cap may stop a model in its first RUNNING minute: it is the spend limit.
     settings = replace(dev, policy=replace(dev.policy, daily_unit_hour_cap=24 * 32))
     for path in sorted(cost.TRACES.glob("*.csv")):
