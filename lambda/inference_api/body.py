@@ -111,7 +111,7 @@ def _from_validation(exc: ValidationError, model: type[BaseModel]) -> ApiError:
         return ApiError(
             400,
             "invalid_request",
-            f"unknown field {location[-1]!r}; allowed here: {', '.join(allowed)}",
+            f"unknown field {location[-1]!r}; allowed here: {', '.join(allowed) or 'none'}",
             field,
         )
     message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
@@ -119,8 +119,24 @@ def _from_validation(exc: ValidationError, model: type[BaseModel]) -> ApiError:
 
 
 def _fields_at(model: Any, path: list[str]) -> list[str]:
+    """The field names allowed at ``path`` (pydantic's ``loc``: field names, and list
+    indexes, which stand for the list's item model)."""
     for name in path:
-        annotation = model.model_fields[name].annotation
-        options = getattr(annotation, "__args__", (annotation,))
-        model = next((a for a in options if hasattr(a, "model_fields")), annotation)
-    return list(model.model_fields)
+        if name.isdigit():
+            continue
+        fields = getattr(model, "model_fields", None)
+        if not fields or name not in fields:
+            return []
+        model = _model_in(fields[name].annotation)
+    return list(getattr(model, "model_fields", {}))
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model inside an annotation (``X``, ``X | None``, ``list[X]``...)."""
+    pending = [annotation]
+    while pending:
+        candidate = pending.pop(0)
+        if hasattr(candidate, "model_fields"):
+            return candidate
+        pending.extend(getattr(candidate, "__args__", ()))
+    return annotation

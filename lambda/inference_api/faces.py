@@ -14,6 +14,9 @@ LARGEST_FACE_NOTE = (
     "SearchFacesByImage searches only the largest face in the image; "
     "searched_face is the face that was searched."
 )
+NO_FACE = "there are no faces in the image"
+"""SearchFacesByImage's message when the photo holds no face (matched in AWS's message,
+not in the operation's name, which holds "face" too)."""
 BATCH_GET_ATTEMPTS = 3
 """BatchGetItem rounds for UnprocessedKeys before the answer is 429 (never a silent drop)."""
 
@@ -39,8 +42,9 @@ def search_faces(
             FaceMatchThreshold=threshold,
         )
     except ApiError as exc:
-        # No face in the image: InvalidParameterException "There are no faces in the image".
-        if exc.aws_code == "InvalidParameterException" and "face" in (exc.cause or "").lower():
+        # No face in the image: InvalidParameterException "There are no faces in the image.
+        # Should be at least 1." Any other invalid parameter is an image problem (400).
+        if exc.aws_code == "InvalidParameterException" and NO_FACE in (exc.cause or "").lower():
             return {"note": LARGEST_FACE_NOTE, "searched_face": None, "matches": []}
         raise
     matches = response.get("FaceMatches", [])

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,8 +60,9 @@ allows 1-255: https://docs.aws.amazon.com/rekognition/latest/APIReference/API_Da
 
 
 def check_label(label: str, field_name: str = "label") -> str:
-    """``label`` stripped, or 400 ``invalid_label`` naming the rule."""
-    value = label.strip()
+    """``label`` stripped and in Unicode NFC (so an NFD ``café`` is the same label as
+    an NFC one), or 400 ``invalid_label`` naming the rule."""
+    value = unicodedata.normalize("NFC", label).strip()
     if not LABEL_PATTERN.fullmatch(value) or value.endswith("."):
         raise ApiError(
             400,
@@ -90,12 +92,28 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _fold(label: str) -> str:
+    """The form two labels are compared in: NFKC (full-width to ASCII), case-folded."""
+    return unicodedata.normalize("NFKC", label).casefold()
+
+
+def metric_label(label: str) -> str:
+    """``label`` as a CloudWatch dimension value, which must be ASCII: itself when it is,
+    else its Punycode form (RFC 3492, ``xn--`` as in domain names), reversible and
+    distinct per label (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Dimension.html)."""
+    if label.isascii():
+        return label
+    return "xn--" + label.encode("punycode").decode("ascii")
+
+
 def check_known(state: State, label: str, *, new_label: bool, field_name: str = "label") -> str:
     """``label`` checked, and known to the promoted version unless ``new_label``.
 
     :raises ApiError: 400 ``invalid_label`` or ``unknown_label`` naming ``field_name``.
     """
-    label = check_label(label, field_name)
+    # Full-width or case variants of a known label are that label, never a new one.
+    same = {_fold(known): known for known in state.known_labels}.get(_fold(label.strip()))
+    label = same or check_label(label, field_name)
     if label not in state.known_labels and not new_label:
         known = sorted(state.known_labels)
         listed = ", ".join(known[:30]) + (" ..." if len(known) > 30 else "")
@@ -168,32 +186,99 @@ def _pending_item(
     return item
 
 
+def _item(settings: Settings, clients: Clients, feedback_id: str) -> dict[str, Any] | None:
+    """The feedback item, read strongly consistent (a decision just made is seen)."""
+    item: dict[str, Any] | None = aws(
+        clients,
+        "dynamodb",
+        "get_item",
+        TableName=settings.feedback_table,
+        Key={"feedback_id": {"S": feedback_id}},
+        ConsistentRead=True,
+    ).get("Item")
+    return item
+
+
+def decided_answer(item: dict[str, Any], label: str) -> dict[str, Any]:
+    """A re-send of feedback a reviewer has decided: the same answer when it agrees with
+    the decision (confirmed with this label), else 409 ``already_reviewed``. A decision
+    stands: nothing is copied, moved or reopened."""
+    status = item.get("status", {}).get("S")
+    decided_label = item.get("label", {}).get("S")
+    if status == "confirmed" and decided_label == label:
+        return {
+            "feedback_id": item["feedback_id"]["S"],
+            "status": "confirmed",
+            "label": label,
+            "agreed": bool(item.get("agreed", {}).get("BOOL", False)),
+        }
+    what = f"confirmed as {decided_label!r}" if status == "confirmed" else str(status)
+    raise ApiError(
+        409,
+        "already_reviewed",
+        f"a reviewer has decided this photo already ({what}); the decision stands",
+        "s3_key",
+    )
+
+
+def _copy_upload(settings: Settings, clients: Clients, source: str, target: str) -> None:
+    """Copy the caller's upload into the training bucket.
+
+    CopyObject answers 403 both for a source that is gone (to a role that may not list the
+    uploads bucket) and for a training bucket the function may not write. HeadObject tells
+    them apart: the upload is gone (404 ``upload_not_found``), or it is there and the
+    training bucket refused (502 ``upstream_access_denied``: an operator's problem).
+    """
+    try:
+        copy_into_training(settings, clients, source, target)
+    except ApiError as exc:
+        if exc.aws_code not in NOT_FOUND_CODES:
+            raise
+        if exc.aws_code in {"403", "AccessDenied"}:
+            try:
+                aws(clients, "s3", "head_object", Bucket=settings.uploads_bucket, Key=source)
+            except ApiError as head:
+                if head.aws_code not in NOT_FOUND_CODES:
+                    raise
+            else:
+                raise ApiError(
+                    502,
+                    "upstream_access_denied",
+                    "the training bucket refused the copy; the cause is logged",
+                    cause=exc.cause,
+                    aws_code=exc.aws_code,
+                ) from None
+        raise ApiError(
+            404, "upload_not_found", "no upload with that key", "s3_key", cause=exc.cause
+        ) from None
+
+
 def submit(
     settings: Settings, clients: Clients, state: State, user_id: str, request: Any
 ) -> dict[str, Any]:
     """``POST /v1/feedback``: copy the caller's upload into the training data, pending review.
 
+    Safe to retry: the item and the copy are keyed by the upload. Once a reviewer has
+    decided the item, a re-send changes nothing (:func:`decided_answer`).
+
     :param request: an :class:`inference_api.schema.FeedbackRequest`.
-    :returns: ``{"feedback_id", "status": "pending", "label", "agreed"}``.
+    :returns: ``{"feedback_id", "status": "pending" | "confirmed", "label", "agreed"}``.
     :raises ApiError: 403 ``forbidden_key`` (not the caller's upload), 404
         ``upload_not_found``, 413/415/400 training image limits, 409
-        ``no_active_model``, 400 ``unknown_label`` / ``invalid_label``, and
-        the AWS answers of :func:`inference_api.calls.aws` (429, 502, 503).
+        ``no_active_model`` or ``already_reviewed``, 400 ``unknown_label`` /
+        ``invalid_label``, and the AWS answers of :func:`inference_api.calls.aws`
+        (429, 502, 503).
     """
     own_upload(settings, clients, user_id, request.s3_key, TRAINING_LIMITS, "s3_key")
     active_version(settings, clients, state)  # 409 without a promoted model; reads its labels
     label = check_known(state, request.label, new_label=request.new_label)
     _check_pixels(settings, clients, request.s3_key, "s3_key")
     feedback_id = feedback_id_for(request.s3_key)
+    existing = _item(settings, clients, feedback_id)
+    if existing is not None and existing.get("status", {}).get("S") != "pending":
+        return decided_answer(existing, label)
     target = training_key(label, feedback_id, extension_of(request.s3_key))
-    try:
-        copy_into_training(settings, clients, request.s3_key, target)
-    except ApiError as exc:
-        if exc.aws_code in NOT_FOUND_CODES:  # expired a moment ago
-            raise ApiError(
-                404, "upload_not_found", "no upload with that key", "s3_key", cause=exc.cause
-            ) from None
-        raise
+    _copy_upload(settings, clients, request.s3_key, target)
     item = _pending_item(
         feedback_id,
         "person",
@@ -209,14 +294,25 @@ def submit(
         "new_label": {"BOOL": label not in state.known_labels},
         "agreed": {"BOOL": agreed},
     }
-    previous = aws(
-        clients,
-        "dynamodb",
-        "put_item",
-        TableName=settings.feedback_table,
-        Item=item,
-        ReturnValues="ALL_OLD",
-    ).get("Attributes", {})
+    try:
+        previous = aws(
+            clients,
+            "dynamodb",
+            "put_item",
+            TableName=settings.feedback_table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(feedback_id) OR #status = :pending",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":pending": {"S": "pending"}},
+            ReturnValues="ALL_OLD",
+        ).get("Attributes", {})
+    except ApiError as exc:
+        if exc.aws_code != "ConditionalCheckFailedException":
+            raise
+        decided = _item(settings, clients, feedback_id) or {}
+        if decided.get("training_key", {}).get("S") != target:  # our copy is nobody's
+            aws(clients, "s3", "delete_object", Bucket=settings.training_bucket, Key=target)
+        return decided_answer(decided, label)
     old_key = previous.get("training_key", {}).get("S")
     if old_key and old_key != target:  # the queued copy under the model's label: now moved
         aws(clients, "s3", "delete_object", Bucket=settings.training_bucket, Key=old_key)

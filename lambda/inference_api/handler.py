@@ -114,10 +114,12 @@ def clients() -> calls.Clients:
 
 
 def _claims() -> dict[str, Any]:
-    try:
-        return dict(app.current_event.request_context.authorizer.claims or {})
-    except (AttributeError, TypeError):  # no requestContext or authorizer at all
-        return {}
+    """The Cognito authorizer's claims, or ``{}`` when the event has none: a direct
+    invocation or a test console event may lack ``requestContext`` or its ``authorizer``."""
+    context = app.current_event.raw_event.get("requestContext")
+    authorizer = context.get("authorizer") if isinstance(context, dict) else None
+    claims = authorizer.get("claims") if isinstance(authorizer, dict) else None
+    return dict(claims) if isinstance(claims, dict) else {}
 
 
 def _user_id() -> str:
@@ -207,7 +209,7 @@ def send_feedback() -> dict[str, Any]:
     from inference_api import feedback
 
     result = feedback.submit(settings(), clients(), STATE, user, request)
-    metrics.add_dimension(name="label", value=result["label"])
+    metrics.add_dimension(name="label", value=feedback.metric_label(result["label"]))
     metrics.add_metric(name="Feedback", unit=MetricUnit.Count, value=1)
     metrics.add_metric(
         name="FeedbackAgreed", unit=MetricUnit.Count, value=1 if result["agreed"] else 0

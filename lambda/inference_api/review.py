@@ -23,6 +23,7 @@ from inference_api.feedback import (
     now_iso,
     training_key,
 )
+from inference_api.images import NOT_FOUND_CODES
 from inference_api.model_versions import active_version
 
 REVIEW_PAGE_SIZE = 50
@@ -115,6 +116,41 @@ def list_pending(
     return {"known_labels": sorted(state.known_labels), "items": answer}
 
 
+def _decided(
+    settings: Settings,
+    clients: Clients,
+    state: State,
+    item: dict[str, Any],
+    request: Any,
+) -> dict[str, Any]:
+    """A review of an item already decided: the same decision again (a retry, by anyone)
+    finishes what it started and answers as the first did; another is 409."""
+    status, label = _s(item, "status"), _s(item, "label")
+    same = (request.action == "discard" and status == "discarded") or (
+        status == "confirmed" and request.action in {"confirm", "correct"}
+    )
+    if same and request.action == "correct":
+        active_version(settings, clients, state)
+        same = check_known(state, request.label or "", new_label=request.new_label) == label
+    if not same:
+        raise ApiError(
+            409,
+            "already_reviewed",
+            f"this item was already reviewed ({status}"
+            + (f" as {label!r}" if label and status == "confirmed" else "")
+            + ")",
+            "feedback_id",
+        )
+    # What the first request may not have finished: the discarded copy, the pre-move copy.
+    for key in (
+        _s(item, "training_key") if status == "discarded" else None,
+        _s(item, "previous_training_key"),
+    ):
+        if key:
+            aws(clients, "s3", "delete_object", Bucket=settings.training_bucket, Key=key)
+    return {"feedback_id": request.feedback_id, "status": status, "label": label}
+
+
 def review(
     settings: Settings,
     clients: Clients,
@@ -125,27 +161,36 @@ def review(
 ) -> dict[str, Any]:
     """``POST /v1/review``: confirm, correct (with ``label``) or discard one pending item.
 
+    Each action is safe to retry and finishes what it started: the same decision sent
+    again (after a throttled delete, a lost answer) completes the deletes and answers as
+    the first did. A reviewer who loses a race to another gets 409 ``already_reviewed``.
+
     :param request: an :class:`inference_api.schema.ReviewRequest`.
     :returns: ``{"feedback_id", "status", "label"}`` after the change.
     :raises ApiError: 403 ``not_reviewer``; 404 ``feedback_not_found``; 409
-        ``already_reviewed`` (someone else was first); 400 ``label_required``
+        ``already_reviewed`` (someone else decided otherwise first); 400 ``label_required``
         (confirming an unsorted item, or correcting without a label),
         ``unknown_label``, ``invalid_label``; the AWS answers of :func:`aws`.
     """
     _require_reviewer(caller_groups)
     key = {"feedback_id": {"S": request.feedback_id}}
-    item = aws(clients, "dynamodb", "get_item", TableName=settings.feedback_table, Key=key).get(
-        "Item"
-    )
+
+    def current() -> dict[str, Any] | None:
+        found: dict[str, Any] | None = aws(
+            clients,
+            "dynamodb",
+            "get_item",
+            TableName=settings.feedback_table,
+            Key=key,
+            ConsistentRead=True,
+        ).get("Item")
+        return found
+
+    item = current()
     if item is None:
         raise ApiError(404, "feedback_not_found", "no feedback with that id", "feedback_id")
     if _s(item, "status") != "pending":
-        raise ApiError(
-            409,
-            "already_reviewed",
-            f"this item was already reviewed ({_s(item, 'status')})",
-            "feedback_id",
-        )
+        return _decided(settings, clients, state, item, request)
     old_key = str(_s(item, "training_key"))
     label = _s(item, "label")
     new_key = old_key
@@ -160,9 +205,16 @@ def review(
             400, "label_required", "this item has no label yet: correct it with one", "label"
         )
     if new_key != old_key:
-        copy_into_training(
-            settings, clients, old_key, new_key, source_bucket=settings.training_bucket
-        )
+        try:
+            copy_into_training(
+                settings, clients, old_key, new_key, source_bucket=settings.training_bucket
+            )
+        except ApiError as exc:
+            # The other reviewer's correct or discard deleted the copy meanwhile.
+            decided = current() if exc.aws_code in NOT_FOUND_CODES else None
+            if decided is None or _s(decided, "status") == "pending":
+                raise
+            return _decided(settings, clients, state, decided, request)
     status = "discarded" if request.action == "discard" else "confirmed"
     values: dict[str, Any] = {
         ":status": {"S": status},
@@ -172,6 +224,9 @@ def review(
         ":key": {"S": new_key},
     }
     sets = "#status = :status, reviewed_by = :by, reviewed_at = :at, training_key = :key"
+    if new_key != old_key:
+        sets += ", previous_training_key = :old"
+        values[":old"] = {"S": old_key}
     if label:
         sets += ", label = :label, agreed = :agreed"
         values[":label"] = {"S": label}
@@ -189,12 +244,12 @@ def review(
             ExpressionAttributeValues=values,
         )
     except ApiError as exc:
-        if new_key != old_key:  # nobody points at the new copy
+        decided = current() if exc.aws_code == "ConditionalCheckFailedException" else None
+        if new_key != old_key and (decided is None or _s(decided, "training_key") != new_key):
+            # Nobody points at the new copy (unless the winner chose the same label).
             aws(clients, "s3", "delete_object", Bucket=settings.training_bucket, Key=new_key)
-        if exc.aws_code == "ConditionalCheckFailedException":
-            raise ApiError(
-                409, "already_reviewed", "someone reviewed this item first", "feedback_id"
-            ) from None
+        if decided is not None:
+            return _decided(settings, clients, state, decided, request)
         raise
     if request.action == "discard" or new_key != old_key:
         aws(clients, "s3", "delete_object", Bucket=settings.training_bucket, Key=old_key)

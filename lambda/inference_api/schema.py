@@ -14,6 +14,21 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 S3_KEY_MAX_BYTES = 1024
+
+
+def s3_key_bytes(key: str) -> str:
+    """``key`` when its UTF-8 form fits S3's 1,024-byte key limit (bytes, not characters:
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html).
+
+    :raises ValueError: too long in bytes, or not encodable (a lone surrogate).
+    """
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode (it holds a lone surrogate)") from None
+    if size > S3_KEY_MAX_BYTES:
+        raise ValueError(f"{size} bytes of UTF-8; S3 keys are at most {S3_KEY_MAX_BYTES} bytes")
+    return key
 """S3 object keys are at most 1,024 bytes of UTF-8
 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html)."""
 
@@ -47,15 +62,7 @@ class ImageRef(_Body):
     @field_validator("s3_key")
     @classmethod
     def _s3_key_bytes(cls, key: str | None) -> str | None:
-        if key is None:
-            return key
-        try:
-            size = len(key.encode("utf-8"))
-        except UnicodeEncodeError:
-            raise ValueError("not valid Unicode (it holds a lone surrogate)") from None
-        if size > S3_KEY_MAX_BYTES:
-            raise ValueError(f"{size} bytes of UTF-8; S3 keys are at most {S3_KEY_MAX_BYTES} bytes")
-        return key
+        return None if key is None else s3_key_bytes(key)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ImageRef:
@@ -136,8 +143,17 @@ class FeedbackRequest(_Body):
         max_length=S3_KEY_MAX_BYTES,
         description="the upload the answer was for (POST /v1/uploads); yours only",
     )
+
+    @field_validator("s3_key")
+    @classmethod
+    def _s3_key_bytes(cls, key: str) -> str:
+        return s3_key_bytes(key)
     model_version: str = Field(
-        min_length=1, max_length=255, description="model_version of the labels answer"
+        min_length=1,
+        max_length=255,
+        pattern=r"^[a-zA-Z0-9_.\-]+$",
+        description="model_version of the labels answer (a Rekognition version name: "
+        "letters, digits, '_', '.', '-', as CreateProjectVersion allows)",
     )
     answered: list[AnsweredLabel] = Field(
         default_factory=list, max_length=50, description="the answer's labels, as given"
@@ -244,7 +260,10 @@ class CodesResponse(_Answer):
 
 class FeedbackResponse(_Answer):
     feedback_id: str
-    status: Literal["pending"] = Field(description="a reviewer confirms it before training")
+    status: Literal["pending", "confirmed"] = Field(
+        description="pending: a reviewer confirms it before training; confirmed: a reviewer "
+        "already confirmed this photo with this label (a re-send changes nothing)"
+    )
     label: str
     agreed: bool = Field(description="the label is the answer's best label")
 
@@ -445,7 +464,11 @@ ROUTES = (
         "pending review",
         FeedbackRequest,
         FeedbackResponse,
-        BODY_ERRORS + UPLOAD_ERRORS + LABEL_ERRORS + ("no_active_model",) + COMMON_ERRORS,
+        BODY_ERRORS
+        + UPLOAD_ERRORS
+        + LABEL_ERRORS
+        + ("no_active_model", "already_reviewed")
+        + COMMON_ERRORS,
     ),
     Route(
         "GET",

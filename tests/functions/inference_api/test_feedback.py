@@ -78,7 +78,19 @@ def first_bytes(stub: Aws, data: bytes = JPEG, key: str = KEY) -> None:
     )
 
 
-def copied(stub: Aws, label: str, key: str = KEY) -> str:
+def fresh(stub: Aws, item: dict[str, Any] | None = None) -> None:
+    """The feedback item read before the copy: none yet (or ``item``)."""
+    stub.dynamodb.add_response(
+        "get_item",
+        {"Item": item} if item else {},
+        {"TableName": FEEDBACK_TABLE, "Key": {"feedback_id": {"S": FID}}, "ConsistentRead": True},
+    )
+
+
+def copied(stub: Aws, label: str, key: str = KEY, *, read: bool = True) -> str:
+    """The copy into the training data (after the item was read, unless ``read`` is False)."""
+    if read:
+        fresh(stub)
     target = f"feedback/{label}/{FID}.jpg"
     stub.s3.add_response(
         "copy_object",
@@ -119,6 +131,9 @@ def test_feedback_copies_the_upload_and_records_it_pending(api: Aws) -> None:
         {
             "TableName": FEEDBACK_TABLE,
             "ReturnValues": "ALL_OLD",
+            "ConditionExpression": "attribute_not_exists(feedback_id) OR #status = :pending",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":pending": {"S": "pending"}},
             "Item": {
                 "feedback_id": {"S": FID},
                 "status": {"S": "pending"},
@@ -288,6 +303,7 @@ def test_throttled_copy_is_429_and_nothing_is_recorded(api: Aws) -> None:
     head(api)
     pointer(api)
     first_bytes(api)
+    fresh(api)
     api.s3.add_client_error("copy_object", "SlowDown", "Please reduce your request rate.", 503)
 
     status, answer, headers = api.call(feedback_event())
@@ -300,6 +316,7 @@ def test_an_upload_expiring_during_the_copy_is_404(api: Aws) -> None:
     head(api)
     pointer(api)
     first_bytes(api)
+    fresh(api)
     api.s3.add_client_error("copy_object", "NoSuchKey", "The specified key does not exist.", 404)
 
     status, answer, _ = api.call(feedback_event())
@@ -355,7 +372,7 @@ def test_a_low_confidence_answer_is_queued_for_review(api: Aws) -> None:
     head(api)
     pointer(api)
     labels_answer(api, 31.0)
-    target = copied(api, "with_qr")
+    target = copied(api, "with_qr", read=False)
     api.dynamodb.add_response(
         "put_item",
         {},
@@ -402,7 +419,7 @@ def test_a_failed_queue_write_keeps_the_billed_answer(
     head(api)
     pointer(api)
     labels_answer(api, 31.0)
-    copied(api, "with_qr")
+    copied(api, "with_qr", read=False)
     api.dynamodb.add_client_error(
         "put_item", "ProvisionedThroughputExceededException", AWS_MESSAGE, 400
     )
@@ -481,7 +498,8 @@ def test_the_queue_lists_pending_items_oldest_first_with_short_lived_image_urls(
     assert parse_qs(url.query)["X-Amz-Expires"] == ["300"]
 
 
-def _update(stub: Aws, status: str, label: str, key: str) -> None:
+def _update(stub: Aws, status: str, label: str, key: str, moved_from: str | None = None) -> None:
+    moved = {":old": {"S": moved_from}} if moved_from else {}
     stub.dynamodb.add_response(
         "update_item",
         {},
@@ -489,7 +507,9 @@ def _update(stub: Aws, status: str, label: str, key: str) -> None:
             "TableName": FEEDBACK_TABLE,
             "Key": {"feedback_id": {"S": FID}},
             "UpdateExpression": "SET #status = :status, reviewed_by = :by, reviewed_at = :at, "
-            "training_key = :key, label = :label, agreed = :agreed",
+            "training_key = :key"
+            + (", previous_training_key = :old" if moved_from else "")
+            + ", label = :label, agreed = :agreed",
             "ConditionExpression": "#status = :pending",
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": {
@@ -500,6 +520,7 @@ def _update(stub: Aws, status: str, label: str, key: str) -> None:
                 ":key": {"S": key},
                 ":label": {"S": label},
                 ":agreed": {"BOOL": label == "with_qr"},
+                **moved,
             },
         },
     )
@@ -509,7 +530,7 @@ def _get(stub: Aws, item: dict[str, Any] | None) -> None:
     stub.dynamodb.add_response(
         "get_item",
         {"Item": item} if item else {},
-        {"TableName": FEEDBACK_TABLE, "Key": {"feedback_id": {"S": FID}}},
+        {"TableName": FEEDBACK_TABLE, "Key": {"feedback_id": {"S": FID}}, "ConsistentRead": True},
     )
 
 
@@ -532,7 +553,7 @@ def test_correct_copies_to_the_right_label_then_deletes_the_old_copy(api: Aws) -
         {},
         {"Bucket": TRAINING, "Key": new, "CopySource": {"Bucket": TRAINING, "Key": old}},
     )
-    _update(api, "confirmed", "without_qr", new)
+    _update(api, "confirmed", "without_qr", new, moved_from=old)
     api.s3.add_response("delete_object", {}, {"Bucket": TRAINING, "Key": old})
 
     status, answer, _ = api.call(review_event("correct", label="without_qr"))
@@ -559,6 +580,7 @@ def test_someone_else_reviewed_first_is_409_and_the_new_copy_is_removed(api: Aws
     api.dynamodb.add_client_error(
         "update_item", "ConditionalCheckFailedException", "The conditional request failed", 400
     )
+    _get(api, {**pending_item(status="confirmed"), "reviewed_by": {"S": "someone else"}})
     api.s3.add_response("delete_object", {}, {"Bucket": TRAINING, "Key": new})
 
     status, answer, _ = api.call(review_event("correct", label="without_qr"))
