@@ -29,6 +29,8 @@ def s3_key_bytes(key: str) -> str:
     if size > S3_KEY_MAX_BYTES:
         raise ValueError(f"{size} bytes of UTF-8; S3 keys are at most {S3_KEY_MAX_BYTES} bytes")
     return key
+
+
 """S3 object keys are at most 1,024 bytes of UTF-8
 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html)."""
 
@@ -148,6 +150,7 @@ class FeedbackRequest(_Body):
     @classmethod
     def _s3_key_bytes(cls, key: str) -> str:
         return s3_key_bytes(key)
+
     model_version: str = Field(
         min_length=1,
         max_length=255,
