@@ -125,12 +125,15 @@ def _handle_version(
     rekognition: Any,
     dynamodb: Any,
 ) -> Outcome:
-    arn = version["ProjectVersionArn"]
-    status = version["Status"]
-    units = int(version.get("MinInferenceUnits") or env.settings.min_inference_units)
+    arn = str(version.get("ProjectVersionArn", "unknown"))
+    status = str(version.get("Status", "UNKNOWN"))
+    unit_hours = 0.0
     try:
+        units = int(version.get("MinInferenceUnits") or env.settings.min_inference_units)
         usage, summary, recent = read_record(dynamodb, env.usage_table, arn)
         usage = accrue(usage, now, status, env.settings.billing)
+        # Known before any call that can fail: the over-cap alarm sees the real figure.
+        unit_hours = usage.minutes_today / 60 * units
         model = ModelVersion(
             arn=arn, status=status, inference_units=units, is_active=arn == active, usage=usage
         )
@@ -166,9 +169,12 @@ def _handle_version(
         return Outcome(arn, status, decision, usage.minutes_today / 60 * units)
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        return Outcome(arn, status, None, 0.0, f"{error.get('Code')}: {error.get('Message')}")
+        message = f"{error.get('Code')}: {error.get('Message')}"
+        return Outcome(arn, status, None, unit_hours, message)
     except BotoCoreError as exc:
-        return Outcome(arn, status, None, 0.0, f"{type(exc).__name__}: {exc}")
+        return Outcome(arn, status, None, unit_hours, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:
+        return Outcome(arn, status, None, unit_hours, f"unexpected {type(exc).__name__}: {exc}")
 
 
 def run_guard(

@@ -177,6 +177,22 @@ def billed(status: str, billing: str) -> bool:
     return status == RUNNING or (status == STARTING and billing == "from_start_request")
 
 
+def in_the_past(usage: Usage, now: datetime) -> Usage:
+    """``usage`` with every instant after ``now`` moved to ``now``: clock skew or bad data
+    never makes a model look used in the future (the worst case stays
+    ``idle_stop_minutes`` plus one period)."""
+    fields = (
+        "last_inference_at",
+        "running_since",
+        "accounted_at",
+        "last_demand_at",
+        "start_requested_at",
+        "checked_at",
+    )
+    late = {f: now for f in fields if (moment := getattr(usage, f)) is not None and moment > now}
+    return replace(usage, **late) if late else usage  # type: ignore[arg-type]
+
+
 def accrue(usage: Usage, now: datetime, status: str, billing: str = "from_start_request") -> Usage:
     """Bring ``usage`` up to ``now``: add the billed minutes since the last accounting.
 
@@ -192,6 +208,7 @@ def accrue(usage: Usage, now: datetime, status: str, billing: str = "from_start_
     reports no start time) and, when its start was recorded, one more measured
     start latency (``now - start_requested_at``, rounded up by up to a period).
     """
+    usage = in_the_past(usage, now)
     today = now.astimezone(UTC).date()
     minutes = usage.minutes_today if usage.day == today else 0.0
     latencies = usage.start_latencies
@@ -257,7 +274,9 @@ def decide(now: datetime, model: ModelVersion, settings: PolicySettings) -> Deci
     2. RUNNING with today's unit-hours at or over ``daily_unit_hour_cap``:
        stop (``daily_cap``). The cap beats keep-warm windows: it is the
        spend limit.
-    3. RUNNING inside a keep-warm window: keep (``keep_warm``).
+    3. RUNNING inside a keep-warm window, the stage's active version: keep
+       (``keep_warm``). Windows keep the version the API serves warm, not every
+       version someone started: another version is stopped by the idle rule.
     4. RUNNING and first seen RUNNING by this run (``running_since == now``), or
        with clients waiting for it (:func:`clients_waiting`): keep
        (``just_running``, ``clients_waiting``). Stopping then would lose the
@@ -274,6 +293,7 @@ def decide(now: datetime, model: ModelVersion, settings: PolicySettings) -> Deci
        keep-warm window and under the cap: start (``keep_warm``).
     8. Anything else (stopped, failed, expired...): keep (``not_running``).
     """
+    model = replace(model, usage=in_the_past(model.usage, now))
     status = model.status
     if status in TRANSITIONAL:
         return Decision(Action.KEEP, "transitional", f"{status}: wait for the next run")
@@ -287,7 +307,7 @@ def decide(now: datetime, model: ModelVersion, settings: PolicySettings) -> Deci
                 "daily_cap",
                 f"{used:.2f} unit-hours today >= cap {settings.daily_unit_hour_cap:g}",
             )
-        if warm:
+        if warm and model.is_active:
             return Decision(Action.KEEP, "keep_warm", "inside a keep-warm window")
         if model.usage.running_since == now:
             return Decision(Action.KEEP, "just_running", "RUNNING since the last run")

@@ -28,6 +28,7 @@ One more item, key ``"active"``, is the stage's model pointer
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -36,10 +37,29 @@ from shared import pointer
 from cost_guard.adaptive import UseSummary
 from cost_guard.policy import Usage
 
+LATEST_EPOCH_SECONDS = 4_102_444_800
+"""2100-01-01: a larger "epoch second" is no time of ours (milliseconds, say)."""
+
+
+def _number(item: dict[str, Any], name: str) -> float | None:
+    """Attribute ``name`` as a finite number, or None when it is absent or malformed
+    (a string, a map, NaN): one bad attribute never stops the guard's run."""
+    value = item.get(name)
+    raw = value.get("N") if isinstance(value, dict) else None
+    try:
+        number = float(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    return number if number is not None and math.isfinite(number) else None
+
 
 def _time(item: dict[str, Any], name: str) -> datetime | None:
-    value = item.get(name, {}).get("N")
-    return datetime.fromtimestamp(float(value), UTC) if value is not None else None
+    """Attribute ``name`` as an instant (epoch seconds); None when absent, malformed or
+    impossible (negative, or past 2100: milliseconds written as seconds)."""
+    value = _number(item, name)
+    if value is None or not 0 <= value < LATEST_EPOCH_SECONDS:
+        return None
+    return datetime.fromtimestamp(value, UTC)
 
 
 def read_active_version(dynamodb: Any, table: str) -> str | None:
@@ -63,25 +83,53 @@ def read_record(dynamodb: Any, table: str, arn: str) -> tuple[Usage, UseSummary,
     item = dynamodb.get_item(
         TableName=table, Key={"project_version_arn": {"S": arn}}, ConsistentRead=True
     ).get("Item", {})
-    summary = UseSummary.from_json(item.get("use_summary", {}).get("S"))
-    recent = [int(v["N"]) for v in item.get("recent_demand", {}).get("L", []) if "N" in v]
+    return parse_record(item)
+
+
+def parse_record(item: dict[str, Any]) -> tuple[Usage, UseSummary, list[int]]:
+    """:func:`read_record` of an item already read; never raises on a malformed item: each
+    attribute that cannot be read is left out (the guard then treats the version as
+    unused since it first sees it, so a billed idle model is still stopped)."""
+    raw_summary = item.get("use_summary")
+    text = raw_summary.get("S") if isinstance(raw_summary, dict) else None
+    try:
+        summary = UseSummary.from_json(text if isinstance(text, str) else None)
+    except (TypeError, ValueError, AttributeError, RecursionError):
+        summary = UseSummary()
+    demand = item.get("recent_demand")
+    entries = demand.get("L", []) if isinstance(demand, dict) else []
+    recent = []
+    for entry in entries if isinstance(entries, list) else []:
+        minute = _number({"m": entry}, "m")
+        if minute is not None and 0 <= minute < LATEST_EPOCH_SECONDS / 60:
+            recent.append(int(minute))
     return _usage(item), summary, recent
 
 
 def _usage(item: dict[str, Any]) -> Usage:
-    day = item.get("minutes_day", {}).get("S")
+    raw_day = item.get("minutes_day")
+    day_text = raw_day.get("S") if isinstance(raw_day, dict) else None
+    try:
+        day = date.fromisoformat(day_text) if isinstance(day_text, str) else None
+    except ValueError:
+        day = None
+    minutes = _number(item, "minutes_today")
+    raw_latencies = item.get("start_latencies")
+    listed = raw_latencies.get("L", []) if isinstance(raw_latencies, dict) else []
+    latencies = tuple(
+        x for x in (_number({"x": v}, "x") for v in (listed if isinstance(listed, list) else []))
+        if x is not None and 0 < x < 24 * 60
+    )
     return Usage(
         last_inference_at=_time(item, "last_inference_at"),
         running_since=_time(item, "running_since"),
-        minutes_today=float(item.get("minutes_today", {}).get("N", 0)),
-        day=date.fromisoformat(day) if day else None,
+        minutes_today=minutes if minutes is not None and minutes >= 0 else 0.0,
+        day=day,
         accounted_at=_time(item, "accounted_at"),
         last_demand_at=_time(item, "last_demand_at"),
         start_requested_at=_time(item, "start_requested_at"),
         checked_at=_time(item, "checked_at"),
-        start_latencies=tuple(
-            float(x["N"]) for x in item.get("start_latencies", {}).get("L", []) if "N" in x
-        ),
+        start_latencies=latencies,
     )
 
 
