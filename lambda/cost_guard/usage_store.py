@@ -117,7 +117,8 @@ def _usage(item: dict[str, Any]) -> Usage:
     raw_latencies = item.get("start_latencies")
     listed = raw_latencies.get("L", []) if isinstance(raw_latencies, dict) else []
     latencies = tuple(
-        x for x in (_number({"x": v}, "x") for v in (listed if isinstance(listed, list) else []))
+        x
+        for x in (_number({"x": v}, "x") for v in (listed if isinstance(listed, list) else []))
         if x is not None and 0 < x < 24 * 60
     )
     return Usage(

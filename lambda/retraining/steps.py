@@ -32,6 +32,7 @@ anything else fails the step, and the workflow notifies the SNS topic.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, IncompleteReadError, ResponseStreamingError
 from shared import pointer
 from shared.aws_errors import TRANSIENT_SDK_ERRORS, error_code, http_status, is_retryable
 from shared.imaging import HEADER_BYTES
@@ -72,6 +73,19 @@ class TrainingAlreadyRunningError(Exception):
 
 class DatasetFailedError(Exception):
     """Rekognition could not build a dataset from the manifest."""
+
+
+class BadInputError(Exception):
+    """A step was handed what it cannot act on (checked before anything is billed)."""
+
+
+class PromotionRefusedError(Exception):
+    """Promote was asked for a version the evaluation did not clear, or for no version of
+    this project."""
+
+
+class IncompleteEvaluationError(Exception):
+    """An evaluation summary that is partial or holds impossible figures."""
 
 
 class EvaluationMissingError(Exception):
@@ -337,8 +351,12 @@ def start_training(
     :param prepared: :func:`prepare_data`'s answer.
     :returns: ``{"ready": False}`` while a dataset is being built, else
         ``{"ready": True, "version_arn", "version_name"}``.
-    :raises DatasetFailedError: a dataset's status is ``*_FAILED``.
+    :raises DatasetFailedError: a dataset's status is ``*_FAILED``, or it holds no
+        labelled image (checked before the billed CreateProjectVersion).
+    :raises BadInputError: ``prepared`` lacks two datasets, a run name or an ISO 8601
+        cutoff (checked before any AWS call).
     """
+    _check_prepared(prepared)
     for arn in prepared["datasets"]:
         description = call(rekognition, "describe_dataset", DatasetArn=arn)["DatasetDescription"]
         status = description["Status"]
@@ -349,6 +367,13 @@ def start_training(
             )
         if status not in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}:
             return {"ready": False}
+        stats = description.get("DatasetStats", {})
+        if not stats.get("LabeledEntries") or not stats.get("TotalLabels"):
+            raise DatasetFailedError(
+                f"dataset {arn.split('/dataset/')[-1]} holds no labelled image "
+                f"({stats.get('LabeledEntries', 0)} labelled of {stats.get('TotalEntries', 0)}); "
+                "nothing was trained"
+            )
     name = f"{VERSION_PREFIX}{prepared['run']}"
     existing = _versions(rekognition, settings, VersionNames=[name])
     if existing:
@@ -377,6 +402,29 @@ def start_training(
             ExpressionAttributeValues={":version": {"S": name}},
         )
     return {"ready": True, "version_arn": arn, "version_name": name}
+
+
+def _check_prepared(prepared: Any) -> None:
+    """:raises BadInputError: naming what :func:`prepare_data`'s answer lacks."""
+    if not isinstance(prepared, dict):
+        raise BadInputError("start_training needs prepare_data's answer (an object)")
+    datasets = prepared.get("datasets")
+    if not (
+        isinstance(datasets, list)
+        and len(datasets) == 2
+        and all(isinstance(a, str) and "/dataset/" in a for a in datasets)
+    ):
+        raise BadInputError(f"datasets must be the train and test dataset ARNs, not {datasets!r}")
+    run = prepared.get("run")
+    if not isinstance(run, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]{1,240}", run):
+        raise BadInputError(f"run must be a version-name suffix, not {run!r}")
+    cutoff = prepared.get("cutoff")
+    try:
+        datetime.fromisoformat(str(cutoff))
+    except ValueError:
+        raise BadInputError(f"cutoff must be an ISO 8601 instant, not {cutoff!r}") from None
+    if not isinstance(cutoff, str):
+        raise BadInputError(f"cutoff must be an ISO 8601 instant, not {cutoff!r}")
 
 
 def training_status(rekognition: Any, settings: Settings, version_name: str) -> dict[str, Any]:
@@ -417,22 +465,45 @@ def read_evaluation(s3: Any, description: dict[str, Any]) -> Evaluation | None:
         return None
     location = result["Summary"]["S3Object"]
     body = call(s3, "get_object", Bucket=location["Bucket"], Key=location["Name"])["Body"]
-    summary = json.loads(body.read())
-    labels = [
-        LabelScore(
-            label=item["Label"],
-            precision=float(item["Metrics"]["Precision"]),
-            recall=float(item["Metrics"]["Recall"]),
-            f1=float(item["Metrics"]["F1Score"]),
-            threshold=float(item["Metrics"]["Threshold"]),
-            test_images=int(item.get("NumberOfTestingImages", 0)),
+    try:
+        raw = body.read()
+    except (*TRANSIENT_SDK_ERRORS, ResponseStreamingError, IncompleteReadError) as exc:
+        # After the 200 the body may still time out: retried like any transient failure.
+        raise RetryableError(f"get_object body: {type(exc).__name__}") from exc
+    try:
+        summary = json.loads(raw)
+    except ValueError:
+        raise IncompleteEvaluationError("the evaluation summary is not JSON") from None
+    try:
+        labels = [
+            LabelScore(
+                label=str(item["Label"]),
+                precision=_share(item["Metrics"]["Precision"], "Precision"),
+                recall=_share(item["Metrics"]["Recall"], "Recall"),
+                f1=_share(item["Metrics"]["F1Score"], "F1Score"),
+                threshold=float(item["Metrics"]["Threshold"]),
+                test_images=int(item.get("NumberOfTestingImages", 0)),
+            )
+            for item in summary.get("LabelEvaluationResults", [])
+        ]
+        overall = summary.get("AggregatedEvaluationResults", {}).get(
+            "F1Score", result.get("F1Score")
         )
-        for item in summary.get("LabelEvaluationResults", [])
-    ]
-    overall = summary.get("AggregatedEvaluationResults", {}).get("F1Score", result.get("F1Score"))
-    return Evaluation(
-        description["ProjectVersionArn"], float(overall), sorted(labels, key=lambda x: x.label)
-    )
+        f1 = _share(overall, "F1Score")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise IncompleteEvaluationError(f"the evaluation summary is incomplete: {exc}") from None
+    if not labels:
+        raise IncompleteEvaluationError("the evaluation summary has no per-label results")
+    return Evaluation(description["ProjectVersionArn"], f1, sorted(labels, key=lambda x: x.label))
+
+
+def _share(value: Any, name: str) -> float:
+    """A score Rekognition gives as a share of 1; NaN, negative or over 1 (a percent
+    written as 93.0) cannot be one. :raises ValueError: naming it."""
+    number = float(value)
+    if not math.isfinite(number) or not 0 <= number <= 1:
+        raise ValueError(f"{name} {value!r} is not a share between 0 and 1")
+    return number
 
 
 def _name(arn: str) -> str:
@@ -455,24 +526,69 @@ def report(new: Evaluation, active: Evaluation | None) -> str:
     return "\n".join(rows)
 
 
+TRAINED = frozenset({"TRAINING_COMPLETED", "RUNNING", "STARTING", "STOPPING", "STOPPED"})
+"""Statuses of a version whose training succeeded."""
+
+
+def _refused(reason: str, new_f1: float | None, active_arn: str | None) -> dict[str, Any]:
+    return {
+        "promote": False,
+        "reason": reason,
+        "new_f1": new_f1,
+        "active_f1": None,
+        "active_version_arn": active_arn,
+        "labels": [],
+        "report": reason,
+    }
+
+
 def evaluate(
     rekognition: Any, s3: Any, dynamodb: Any, settings: Settings, version_name: str
 ) -> dict[str, Any]:
     """Compare the new version with the active one, label by label.
 
+    Never promotes on incomplete or impossible evidence, and says why: a training that
+    did not complete, a summary that is partial (no per-label results) or holds
+    figures that cannot be (NaN, a percent written as 93.0), a new version that lacks
+    a label the active one has. An active version with no readable evaluation is
+    said so: the new one is then judged by ``min_f1`` alone.
+
     :returns: ``{"promote": bool, "reason", "new_f1", "active_f1" (or None),
         "active_version_arn" (or None), "labels": [names], "report": text table}``.
+    :raises EvaluationMissingError: a completed version without a summary yet.
     """
     [new_description] = _versions(rekognition, settings, VersionNames=[version_name]) or [{}]
-    new = read_evaluation(s3, new_description) if new_description else None
+    active_arn = pointer.read(partial(call, dynamodb, "get_item"), settings.model_usage_table).arn
+    status = new_description.get("Status", "MISSING")
+    if status not in TRAINED:
+        return _refused(
+            f"version {version_name} is {status}: its training did not complete", None, active_arn
+        )
+    try:
+        new = read_evaluation(s3, new_description)
+    except IncompleteEvaluationError as exc:
+        return _refused(f"version {version_name}: {exc}; not promoted", None, active_arn)
     if new is None:
         raise EvaluationMissingError(f"version {version_name} has no evaluation summary")
-    active_arn = pointer.read(partial(call, dynamodb, "get_item"), settings.model_usage_table).arn
     active = None
+    active_note = ""
     if active_arn:
         described = _versions(rekognition, settings, VersionNames=[_name(active_arn)])
-        active = read_evaluation(s3, described[0]) if described else None
-    if new.f1 < settings.min_f1:
+        try:
+            active = read_evaluation(s3, described[0]) if described else None
+        except IncompleteEvaluationError:
+            active = None
+        if active is None:
+            active_note = (
+                f"; the active version {_name(active_arn)} has no readable evaluation to "
+                f"compare with, so only min_f1 {settings.min_f1} was checked"
+            )
+    missing = (
+        sorted({x.label for x in active.labels} - {x.label for x in new.labels}) if active else []
+    )
+    if missing:
+        promote, reason = False, f"it lacks label(s) the active version has: {', '.join(missing)}"
+    elif new.f1 < settings.min_f1:
         promote, reason = False, f"F1 {new.f1:.3f} is under min_f1 {settings.min_f1}"
     elif active is not None and new.f1 < active.f1 - settings.max_f1_drop:
         promote = False
@@ -485,7 +601,7 @@ def evaluate(
         reason = (
             f"F1 {new.f1:.3f} against the active version's {active.f1:.3f}"
             if active
-            else f"F1 {new.f1:.3f}; no version was active"
+            else f"F1 {new.f1:.3f}" + (active_note or "; no version was active")
         )
     return {
         "promote": promote,
@@ -507,8 +623,20 @@ def promote(
 ) -> dict[str, Any]:
     """Point the stage at ``version_arn`` (the item ``tools.models promote`` writes).
 
+    Safe to retry: a write that landed but whose answer was lost finds the pointer
+    already naming this version, and succeeds again.
+
+    :raises PromotionRefusedError: ``version_arn`` is empty or not a version of this
+        project, or ``evaluation`` did not clear it (``promote`` is not true).
     :raises PointerChangedError: the active version is no longer the one evaluated against.
     """
+    project = settings.project_arn.rsplit("/", 1)[0]  # arn:...:project/<name>
+    if not isinstance(version_arn, str) or not version_arn.startswith(f"{project}/version/"):
+        raise PromotionRefusedError(f"{version_arn!r} is not a version of project {project}")
+    if evaluation.get("promote") is not True:
+        raise PromotionRefusedError(
+            f"the evaluation did not clear {_name(version_arn)}: {evaluation.get('reason')}"
+        )
     pointer.write(
         partial(call, dynamodb, "put_item"),
         settings.model_usage_table,

@@ -14,7 +14,9 @@ One item of the model usage table, read and written only through this module
 
 Every write is conditional on the version the writer read before: two
 promotions racing cannot both land, and the loser is told
-(:class:`PointerChangedError`) instead of silently overwriting the winner.
+(:class:`PointerChangedError`) instead of silently overwriting the winner. A
+write that finds the pointer already naming its own version succeeds (a retry
+whose first attempt landed).
 
 The calls are passed in as callables taking boto3's keyword arguments
 (``dynamodb.get_item``, or a caller's wrapper with its own timeouts and error
@@ -102,13 +104,17 @@ def write(
     names = sorted(set(labels))
     if names:
         item[LABELS_FIELD] = {"SS": names}
+    # A retry whose first write landed (its answer lost) finds its own value: no change.
     condition: dict[str, Any] = (
         {
-            "ConditionExpression": f"{ARN_FIELD} = :before",
-            "ExpressionAttributeValues": {":before": {"S": expected}},
+            "ConditionExpression": f"{ARN_FIELD} = :before OR {ARN_FIELD} = :arn",
+            "ExpressionAttributeValues": {":before": {"S": expected}, ":arn": {"S": arn}},
         }
         if expected
-        else {"ConditionExpression": f"attribute_not_exists({ARN_FIELD})"}
+        else {
+            "ConditionExpression": f"attribute_not_exists({ARN_FIELD}) OR {ARN_FIELD} = :arn",
+            "ExpressionAttributeValues": {":arn": {"S": arn}},
+        }
     )
     try:
         put_item(TableName=table, Item=item, **condition)

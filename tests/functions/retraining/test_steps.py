@@ -330,10 +330,17 @@ def test_prepare_data_throttled_read_is_retryable(aws: Aws) -> None:
 PREPARED = {"run": "run-1", "cutoff": CUTOFF, "datasets": [dataset("TRAIN"), dataset("TEST")]}
 
 
-def _dataset_status(aws: Aws, kind: str, status: str) -> None:
+def _dataset_status(aws: Aws, kind: str, status: str, labelled: int = 40) -> None:
+    stats = {"LabeledEntries": labelled, "TotalEntries": labelled, "TotalLabels": 2}
     aws["rekognition"].add_response(
         "describe_dataset",
-        {"DatasetDescription": {"Status": status, "StatusMessage": "manifest line 3: bad"}},
+        {
+            "DatasetDescription": {
+                "Status": status,
+                "StatusMessage": "manifest line 3: bad",
+                "DatasetStats": stats,
+            }
+        },
         {"DatasetArn": dataset(kind)},
     )
 
@@ -511,6 +518,7 @@ def test_evaluate_compares_with_the_active_version_label_by_label(
 
 def test_promote_writes_the_pointer_only_if_nobody_promoted_meanwhile(aws: Aws) -> None:
     evaluation = {
+        "promote": True,
         "new_f1": 0.94,
         "labels": ["with_qr", "without_qr"],
         "active_version_arn": version("qr-v1"),
@@ -526,8 +534,12 @@ def test_promote_writes_the_pointer_only_if_nobody_promoted_meanwhile(aws: Aws) 
             "f1": {"N": "0.9400"},
             "labels": {"SS": ["with_qr", "without_qr"]},
         },
-        "ConditionExpression": "active_project_version_arn = :before",
-        "ExpressionAttributeValues": {":before": {"S": version("qr-v1")}},
+        "ConditionExpression": "active_project_version_arn = :before OR "
+        "active_project_version_arn = :arn",
+        "ExpressionAttributeValues": {
+            ":before": {"S": version("qr-v1")},
+            ":arn": {"S": version("retrain-run-1")},
+        },
     }
     aws["dynamodb"].add_response("put_item", {}, expected)
 

@@ -88,12 +88,13 @@ def test_a_first_promotion_loses_to_one_that_landed_meanwhile(dynamodb: Any) -> 
         pointer.write(dynamodb.put_item, TABLE, V2, expected=None, promoted_by="bob")
 
 
-def test_a_retried_promotion_of_the_same_version_is_refused_not_doubled(dynamodb: Any) -> None:
-    """A retry after a lost answer reads again: the pointer already names it."""
-    pointer.write(dynamodb.put_item, TABLE, V2, expected=None, promoted_by="workflow")
+def test_a_retried_promotion_whose_first_write_landed_succeeds(dynamodb: Any) -> None:
+    """The answer of the first write was lost; the retry finds its own value, and lands."""
+    pointer.write(dynamodb.put_item, TABLE, V2, expected=None, promoted_by="w")
 
-    with pytest.raises(pointer.PointerChangedError):
-        pointer.write(dynamodb.put_item, TABLE, V2, expected=None, promoted_by="workflow")
+    pointer.write(dynamodb.put_item, TABLE, V2, expected=None, promoted_by="w")
+    pointer.write(dynamodb.put_item, TABLE, V2, expected=V1, promoted_by="w")
+
     assert pointer.read(dynamodb.get_item, TABLE).arn == V2
 
 
@@ -136,8 +137,9 @@ def test_the_conditional_write_is_what_dynamodb_is_asked() -> None:
                     "promoted_by": {"S": "retraining workflow"},
                     "forced": {"BOOL": False},
                 },
-                "ConditionExpression": "active_project_version_arn = :before",
-                "ExpressionAttributeValues": {":before": {"S": V1}},
+                "ConditionExpression": "active_project_version_arn = :before OR "
+                "active_project_version_arn = :arn",
+                "ExpressionAttributeValues": {":before": {"S": V1}, ":arn": {"S": V2}},
             },
         )
         pointer.write(
