@@ -203,13 +203,16 @@ def public_client(
     """A public app client (no secret): SRP and, given callback URLs, code grant + PKCE.
 
     ID and access tokens last one hour; refresh tokens ``refresh_token_validity``.
-    The logout URLs are the callback URLs.
+    The logout URLs are the callback URLs. The client may write no user attribute:
+    a signed-in user cannot rewrite their own profile with their tokens (an
+    administrator changes it).
     """
     return cognito.UserPoolClient(
         scope,
         construct_id,
         user_pool=user_pool,
         generate_secret=False,
+        write_attributes=cognito.ClientAttributes(),
         auth_flows=cognito.AuthFlow(user_srp=True),
         prevent_user_existence_errors=True,
         enable_token_revocation=True,

@@ -173,6 +173,25 @@ class RetrainingSettings(_Strict):
     """How often a training's status is read (training takes 30 minutes to many hours)."""
 
 
+CUSTOM_LABELS_REGIONS = (
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-central-1",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+)
+"""Regions with Amazon Rekognition Custom Labels (the Custom Labels guide's "Supported
+Regions" points to https://docs.aws.amazon.com/general/latest/gr/rekognition.html). A
+stage pinned elsewhere fails synth; an environment-agnostic one carries the same check
+as a CloudFormation rule, so its deploy fails in its first second."""
+
+
 class StageConfig(_Strict):
     """Everything that differs between stages (dev, prod, ...).
 
@@ -204,6 +223,13 @@ class StageConfig(_Strict):
     min_inference_units: int = Field(default=1, ge=1, le=64)
     api_throttling: ApiThrottling = Field(default_factory=ApiThrottling)
     waf_enabled: bool = False
+    edge_web_acl_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global/webacl/[A-Za-z0-9_-]{1,128}/[0-9a-f-]{36}$",
+    )
+    """A CloudFront-scope web ACL (made once in us-east-1, ``docs/deploying.md``, "The edge")
+    for the page's distribution; WAF on the API's stage does not see the page's callers'
+    own addresses."""
     waf_rate_limit: int = Field(default=1000, ge=10, le=2_000_000_000)
     """Requests per client IP per 5-minute window before WAF blocks (AWS minimum 10:
     https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based.html)."""
@@ -219,6 +245,16 @@ class StageConfig(_Strict):
     """Prefix of the managed-login domain ``<prefix>.auth.<region>.amazoncognito.com``;
     unique per region across AWS, so the default is ``imgrec-<stage>-<account>``
     (https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-assign-domain-prefix.html)."""
+
+    @field_validator("region")
+    @classmethod
+    def _custom_labels_region(cls, value: str | None) -> str | None:
+        if value is not None and value not in CUSTOM_LABELS_REGIONS:
+            raise ValueError(
+                f"Rekognition Custom Labels is not available in {value}; use one of "
+                + ", ".join(CUSTOM_LABELS_REGIONS)
+            )
+        return value
 
     @field_validator("log_retention_days")
     @classmethod

@@ -169,6 +169,7 @@ GUARD_ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
         "(https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html);"
         " the logs hold error codes and AWS causes, never images, tokens or presigned URLs",
         *_LOG_GROUPS,
+        "*-Service/InferenceApi/WafLogs/Resource",  # where WAF is on (prod: 365 days kept)
         "Delivery/BuildLogs/Resource",
     ),
     *_rows(

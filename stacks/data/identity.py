@@ -49,6 +49,8 @@ class Identity(Construct):
             self_sign_up_enabled=self_sign_up_enabled,
             sign_in_aliases=cognito.SignInAliases(email=True),
             auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            # An e-mail change takes effect only once the new address is verified.
+            keep_original=cognito.KeepOriginalAttrs(email=True),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             password_policy=cognito.PasswordPolicy(
                 min_length=12,

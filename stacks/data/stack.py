@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, Stack
 from constructs import Construct
 
-from stacks.config import StageConfig
+from stacks.config import CUSTOM_LABELS_REGIONS, StageConfig
 from stacks.data.identity import Identity
 from stacks.data.recognition import Recognition
 from stacks.data.storage import Storage
@@ -69,7 +69,24 @@ class DataStack(Stack):
             self_sign_up_enabled=config.self_sign_up_enabled,
             callback_urls=[f"{origin}/" for origin in config.allowed_web_origins],
         )
+        self._region_rule()
         self._outputs()
+
+    def _region_rule(self) -> None:
+        """Deploying to a Region without Custom Labels fails at once, naming the ones with it
+        (synth already refuses a stage pinned there; an environment-agnostic stage learns
+        its Region only at deploy)."""
+        CfnRule(
+            self,
+            "CustomLabelsRegion",
+            assertions=[
+                CfnRuleAssertion(
+                    assert_=Fn.condition_contains(list(CUSTOM_LABELS_REGIONS), Aws.REGION),
+                    assert_description="Rekognition Custom Labels is not available in this "
+                    "Region; deploy to one of " + ", ".join(CUSTOM_LABELS_REGIONS),
+                )
+            ],
+        )
 
     def _outputs(self) -> None:
         """Stack outputs read by people and by the project's command-line tools."""

@@ -29,7 +29,10 @@ bucket, Get/Put/UpdateItem on the feedback table and Query on its status index.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+import json
+from typing import Any
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
@@ -48,6 +51,26 @@ from stacks.config import StageConfig
 from stacks.data.recognition import Recognition
 from stacks.service.code_reader import CodeReader
 
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "ip": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
+    "sub": "$context.authorizer.claims.sub",
+    "errorMessage": "$context.error.message",
+    "errorResponseType": "$context.error.responseType",
+    "wafResponseCode": "$context.wafResponseCode",
+    "integrationLatency": "$context.integrationLatency",
+    "responseLatency": "$context.responseLatency",
+}
+"""One JSON line per request: who called (the Cognito authorizer's ``sub``: under a Cognito
+authorizer ``$context.identity.user`` is empty), what API Gateway or WAF answered and how
+long the function took (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html#context-variable-reference)."""
 AWS_MESSAGE = "$context.error.messageString"  # already a quoted JSON string
 GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str, str]] = {
     "PayloadTooLarge": (
@@ -195,17 +218,7 @@ class InferenceApi(Construct):
                 tracing_enabled=True,
                 metrics_enabled=True,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=False,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
             ),
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=origins,
@@ -219,9 +232,9 @@ class InferenceApi(Construct):
         authorizer = apigw.CognitoUserPoolsAuthorizer(
             self, "Authorizer", cognito_user_pools=[user_pool]
         )
-        validator = api.add_request_validator(
-            "Validator", validate_request_body=True, validate_request_parameters=True
-        )
+        # No API Gateway request validator: with no request models it validates nothing.
+        # Bodies are checked by the handler against the pydantic schema that also writes
+        # docs/openapi.json (field, reason and allowed values in a 400).
         # No test-invoke permissions: the console's "Test" button is not a client of this API.
         integration = apigw.LambdaIntegration(
             self.function, timeout=Duration.seconds(29), allow_test_invoke=False
@@ -239,7 +252,6 @@ class InferenceApi(Construct):
                 code_reader if (method, path) in CODE_READER_ROUTES else integration,
                 authorizer=authorizer,
                 authorization_type=apigw.AuthorizationType.COGNITO,
-                request_validator=validator,
             )
         cors_headers = (
             {"Access-Control-Allow-Origin": f"'{origins[0]}'"} if len(origins) == 1 else {}
@@ -269,20 +281,58 @@ class InferenceApi(Construct):
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=visibility("api"),
             rules=[
+                # Per caller, not per address: the page's calls arrive from CloudFront's edge
+                # addresses, so an IP key would pool everyone behind one edge.
                 wafv2.CfnWebACL.RuleProperty(
-                    name="rate-per-ip",
+                    name="rate-per-caller",
                     priority=0,
                     action=wafv2.CfnWebACL.RuleActionProperty(block={}),
                     statement=wafv2.CfnWebACL.StatementProperty(
                         rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                            limit=config.waf_rate_limit, aggregate_key_type="IP"
+                            limit=config.waf_rate_limit,
+                            aggregate_key_type="CUSTOM_KEYS",
+                            custom_keys=[
+                                wafv2.CfnWebACL.RateBasedStatementCustomKeyProperty(
+                                    header=wafv2.CfnWebACL.RateLimitHeaderProperty(
+                                        name="authorization",
+                                        text_transformations=[
+                                            wafv2.CfnWebACL.TextTransformationProperty(
+                                                priority=0, type="NONE"
+                                            )
+                                        ],
+                                    )
+                                )
+                            ],
                         )
                     ),
-                    visibility_config=visibility("rate-per-ip"),
+                    visibility_config=visibility("rate-per-caller"),
+                ),
+                # Callers with no token (refused by the authorizer anyway) by the client
+                # address CloudFront forwards; requests without the header count as matched.
+                wafv2.CfnWebACL.RuleProperty(
+                    name="rate-per-forwarded-ip",
+                    priority=1,
+                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            limit=config.waf_rate_limit,
+                            aggregate_key_type="FORWARDED_IP",
+                            forwarded_ip_config=wafv2.CfnWebACL.ForwardedIPConfigurationProperty(
+                                header_name="X-Forwarded-For", fallback_behavior="MATCH"
+                            ),
+                        )
+                    ),
+                    visibility_config=visibility("rate-per-forwarded-ip"),
+                ),
+                self._managed_rules(
+                    "aws-bad-inputs", 2, "AWSManagedRulesKnownBadInputsRuleSet", visibility
+                ),
+                self._managed_rules(
+                    "aws-ip-reputation", 3, "AWSManagedRulesAmazonIpReputationList", visibility
                 ),
                 wafv2.CfnWebACL.RuleProperty(
                     name="aws-common",
-                    priority=1,
+                    priority=4,
                     override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
                     statement=wafv2.CfnWebACL.StatementProperty(
                         managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
@@ -306,4 +356,50 @@ class InferenceApi(Construct):
             resource_arn=self.api.deployment_stage.stage_arn,
             web_acl_arn=acl.attr_arn,
         )
+        # WAF logs to a group whose name starts with aws-waf-logs- (WAF's rule), with the
+        # caller's token redacted.
+        log_name = f"aws-waf-logs-imgrec-{config.name}-api"
+        logs.LogGroup(
+            self,
+            "WafLogs",
+            log_group_name=log_name,
+            retention=RETENTION[config.log_retention_days],
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        stack = Stack.of(self)
+        wafv2.CfnLoggingConfiguration(
+            self,
+            "WafLogging",
+            resource_arn=acl.attr_arn,
+            log_destination_configs=[
+                stack.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=log_name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+            redacted_fields=[
+                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(
+                    single_header={"Name": "authorization"}
+                )
+            ],
+        ).node.add_dependency(self.node.find_child("WafLogs"))
         return acl
+
+    @staticmethod
+    def _managed_rules(
+        name: str, priority: int, group: str, visibility: Any
+    ) -> wafv2.CfnWebACL.RuleProperty:
+        """An AWS managed rule group, blocking as AWS defines it."""
+        return wafv2.CfnWebACL.RuleProperty(
+            name=name,
+            priority=priority,
+            override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+            statement=wafv2.CfnWebACL.StatementProperty(
+                managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                    vendor_name="AWS", name=group
+                )
+            ),
+            visibility_config=visibility(name),
+        )

@@ -74,6 +74,7 @@ class Site(Construct):
         log_retention_days: int,
         log_group_retention: logs.RetentionDays,
         retain_logs: bool,
+        web_acl_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if not (PAGE_BUILD / "index.html").is_file():
@@ -116,6 +117,8 @@ class Site(Construct):
             self,
             "Distribution",
             comment=f"Quick-test page ({Aws.STACK_NAME})",
+            # A CloudFront-scope web ACL lives in us-east-1 (docs/deploying.md, "The edge").
+            web_acl_id=web_acl_arn,
             default_root_object="index.html",
             default_behavior=cloudfront.BehaviorOptions(
                 origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),

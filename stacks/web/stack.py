@@ -67,6 +67,7 @@ class WebStack(Stack):
             log_retention_days=max(config.log_retention_days, 90),
             log_group_retention=retention,
             retain_logs=config.retain_data,
+            web_acl_arn=config.edge_web_acl_arn,
         )
         local_pages = [f"{origin}/" for origin in config.allowed_web_origins]
         self.login = Login(

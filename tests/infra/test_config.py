@@ -290,3 +290,28 @@ def test_retraining_is_off_in_dev_and_weekly_in_prod() -> None:
     assert prod.retraining.min_f1 >= dev.retraining.min_f1
     assert StageConfig(name="qa").retraining.enabled is False, "off unless a stage turns it on"
     assert 0 < dev.feedback.review_below_confidence < prod.feedback.review_below_confidence
+
+
+def test_a_stage_pinned_to_a_region_without_custom_labels_is_refused() -> None:
+    from stacks.config import ConfigError, load_stage_configs
+
+    with pytest.raises(
+        ConfigError,
+        match=r"stages.dev.region: got 'sa-east-1'; Rekognition Custom Labels is not "
+        r"available in sa-east-1; use one of us-east-1",
+    ):
+        load_stage_configs({"dev": {"region": "sa-east-1"}}, "dev")
+
+
+def test_an_edge_web_acl_must_be_a_cloudfront_scope_acl_in_us_east_1() -> None:
+    from stacks.config import ConfigError, load_stage_configs
+
+    acl = "webacl/x/1234abcd-1234-1234-1234-1234567890ab"
+    regional = f"arn:aws:wafv2:ap-northeast-1:123456789012:regional/{acl}"
+    with pytest.raises(ConfigError, match=r"stages\.dev\.edge_web_acl_arn"):
+        load_stage_configs({"dev": {"edge_web_acl_arn": regional}}, "dev")
+    edge = (
+        "arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/1234abcd-1234-1234-1234-1234567890ab"
+    )
+    [config] = load_stage_configs({"dev": {"edge_web_acl_arn": edge}}, "dev")
+    assert config.edge_web_acl_arn == edge

@@ -37,7 +37,9 @@ def test_every_route_is_behind_the_cognito_authorizer(template: dict[str, Any]) 
         assert method["AuthorizerId"] == {"Ref": authorizer_id}, resource_id
         assert method["Integration"]["Type"] == "AWS_PROXY"
         assert method["Integration"]["TimeoutInMillis"] <= 29000
-        assert "RequestValidatorId" in method
+        # No validator without models: the handler validates bodies (issue #22, item 22).
+        assert "RequestValidatorId" not in method
+    assert resources_of_type(template, "AWS::ApiGateway::RequestValidator") == {}
 
 
 def test_authorizer_uses_the_data_stacks_user_pool(template: dict[str, Any]) -> None:
@@ -59,7 +61,7 @@ def test_stage_throttles_traces_and_logs_json(template: dict[str, Any], stage: s
     assert settings["ThrottlingRateLimit"] == expected_rate
     assert settings["ThrottlingBurstLimit"] == expected_burst
     access_format = json.loads(props["AccessLogSetting"]["Format"])
-    assert {"requestId", "ip", "status", "user"} <= set(access_format)
+    assert {"requestId", "ip", "status", "sub"} <= set(access_format)
 
 
 def test_cors_only_for_configured_origins(template: dict[str, Any], stage: str) -> None:
@@ -145,8 +147,8 @@ def test_waf_rate_rule_only_where_configured(template: dict[str, Any], stage: st
         return
     [acl] = acls
     rules = {r["Name"]: r for r in acl["Properties"]["Rules"]}
-    rate = rules["rate-per-ip"]["Statement"]["RateBasedStatement"]
-    assert rate == {"AggregateKeyType": "IP", "Limit": 1000}
+    rate = rules["rate-per-caller"]["Statement"]["RateBasedStatement"]
+    assert rate["Limit"] == 1000
     assert rate["Limit"] >= 10  # AWS minimum
     overrides = rules["aws-common"]["Statement"]["ManagedRuleGroupStatement"]["RuleActionOverrides"]
     assert overrides == [{"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}]
