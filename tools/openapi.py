@@ -1,7 +1,7 @@
 """``python -m tools.openapi``: write the API's OpenAPI document from its contract.
 
 The document (``docs/openapi.json``) is generated from the routes, request
-and answer models of ``lambda/inference_api/models.py`` (``ROUTES``) and the
+and answer models of ``lambda/inference_api/schema.py`` (``ROUTES``) and the
 error catalogue of ``lambda/inference_api/errors.py`` (every code with its
 status), so it cannot drift from the code: ``tests/tools/test_openapi.py`` fails if
 the committed copy is stale, and validates the handler's real answers

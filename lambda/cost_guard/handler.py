@@ -16,7 +16,7 @@ others are still handled. Every decision is logged as structured JSON;
 actions and errors go to the SNS topic. Running it twice in a row changes
 nothing more: a stopped or stopping model is left alone.
 
-Environment (set by ``stacks/cost_guard.py``): ``PROJECT_ARN``,
+Environment (set by ``stacks/service/cost_guard.py``): ``PROJECT_ARN``,
 ``MODEL_USAGE_TABLE``, ``TOPIC_ARN``, ``POLICY_SETTINGS`` (JSON of the stage
 config's policy fields), plus Powertools' ``POWERTOOLS_*`` variables.
 """

@@ -1,6 +1,6 @@
 """The retraining workflow's steps: plain functions over injected boto3 clients.
 
-The Step Functions state machine (``stacks/retraining.py``) calls one Lambda
+The Step Functions state machine (``stacks/service/retraining.py``) calls one Lambda
 per step (``retraining.handler``); each step's input is the execution's state
 and its answer is merged under a key of its own. Steps, in order:
 
