@@ -7,6 +7,7 @@ included, so a cycle hidden behind a function-level import counts too.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,16 +49,6 @@ def _imports(name: str, path: Path) -> Iterator[str]:
 
 
 def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
-    key = tuple(sorted(modules.items()))
-    if key not in _GRAPHS:
-        _GRAPHS[key] = _import_graph(modules)
-    return _GRAPHS[key]
-
-
-_GRAPHS: dict[tuple[tuple[str, Path], ...], dict[str, set[str]]] = {}
-
-
-def _import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
     """Module -> the project modules it imports (a ``from x import y`` of a submodule
     counts as importing ``x.y``)."""
     return {
@@ -114,6 +105,12 @@ PROJECT_MODULES = {
 }
 
 
+@functools.cache
+def project_graph() -> dict[str, set[str]]:
+    """The project's import graph (lambda/, stacks/, tools/, app.py), read once per run."""
+    return import_graph(PROJECT_MODULES)
+
+
 # --- the checker itself ------------------------------------------------------------------
 
 
@@ -135,7 +132,7 @@ def test_the_checker_finds_a_cycle_and_a_lazy_import(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("root", ["lambda", "stacks", "tools"])
 def test_no_import_cycle(root: str) -> None:
-    graph = import_graph(PROJECT_MODULES)
+    graph = project_graph()
     inside = [
         c for c in cycles(graph) if any(PROJECT_MODULES[m].is_relative_to(ROOT / root) for m in c)
     ]
@@ -145,7 +142,7 @@ def test_no_import_cycle(root: str) -> None:
 
 @pytest.mark.parametrize("package", FUNCTION_PACKAGES)
 def test_a_function_package_imports_no_other_function_package(package: str) -> None:
-    graph = import_graph(LAMBDA_MODULES)
+    graph = project_graph()
     others = set(FUNCTION_PACKAGES) - {package}
 
     crossing = {
@@ -159,7 +156,7 @@ def test_a_function_package_imports_no_other_function_package(package: str) -> N
 
 
 def test_the_shared_package_imports_no_function_package() -> None:
-    graph = import_graph(LAMBDA_MODULES)
+    graph = project_graph()
 
     crossing = {
         (name, target)

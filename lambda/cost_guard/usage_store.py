@@ -44,7 +44,11 @@ LATEST_EPOCH_SECONDS = 4_102_444_800
 def _number(item: dict[str, Any], name: str) -> float | None:
     """Attribute ``name`` as a finite number, or None when it is absent or malformed
     (a string, a map, NaN): one bad attribute never stops the guard's run."""
-    value = item.get(name)
+    return _finite(item.get(name))
+
+
+def _finite(value: Any) -> float | None:
+    """A DynamoDB ``{"N": ...}`` value as a finite number, or None."""
     raw = value.get("N") if isinstance(value, dict) else None
     try:
         number = float(raw) if isinstance(raw, str) else None
@@ -100,7 +104,7 @@ def parse_record(item: dict[str, Any]) -> tuple[Usage, UseSummary, list[int]]:
     entries = demand.get("L", []) if isinstance(demand, dict) else []
     recent = []
     for entry in entries if isinstance(entries, list) else []:
-        minute = _number({"m": entry}, "m")
+        minute = _finite(entry)
         if minute is not None and 0 <= minute < LATEST_EPOCH_SECONDS / 60:
             recent.append(int(minute))
     return _usage(item), summary, recent
@@ -118,7 +122,7 @@ def _usage(item: dict[str, Any]) -> Usage:
     listed = raw_latencies.get("L", []) if isinstance(raw_latencies, dict) else []
     latencies = tuple(
         x
-        for x in (_number({"x": v}, "x") for v in (listed if isinstance(listed, list) else []))
+        for x in (_finite(v) for v in (listed if isinstance(listed, list) else []))
         if x is not None and 0 < x < 24 * 60
     )
     return Usage(

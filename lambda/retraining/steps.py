@@ -53,7 +53,6 @@ from shared.pointer import PointerChangedError as PointerChangedError  # a workf
 
 from retraining import manifest
 
-OUTPUT_PREFIX = REKOGNITION_OUTPUT_PREFIX
 """Where Rekognition writes training output (the training bucket policy allows only it)."""
 VERSION_PREFIX = "retrain-"
 """The API's classification (``inference_api.errors``): throttling and AWS-side failures."""
@@ -384,7 +383,10 @@ def start_training(
             "create_project_version",
             ProjectArn=settings.project_arn,
             VersionName=name,
-            OutputConfig={"S3Bucket": settings.training_bucket, "S3KeyPrefix": OUTPUT_PREFIX},
+            OutputConfig={
+                "S3Bucket": settings.training_bucket,
+                "S3KeyPrefix": REKOGNITION_OUTPUT_PREFIX,
+            },
         )["ProjectVersionArn"]
     for item in _confirmed(
         dynamodb,
@@ -420,11 +422,9 @@ def _check_prepared(prepared: Any) -> None:
         raise BadInputError(f"run must be a version-name suffix, not {run!r}")
     cutoff = prepared.get("cutoff")
     try:
-        datetime.fromisoformat(str(cutoff))
-    except ValueError:
+        datetime.fromisoformat(cutoff if isinstance(cutoff, str) else "")
+    except (TypeError, ValueError):
         raise BadInputError(f"cutoff must be an ISO 8601 instant, not {cutoff!r}") from None
-    if not isinstance(cutoff, str):
-        raise BadInputError(f"cutoff must be an ISO 8601 instant, not {cutoff!r}")
 
 
 def training_status(rekognition: Any, settings: Settings, version_name: str) -> dict[str, Any]:

@@ -7,24 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from tools.bench.events import (
-    OTHER_USER as OTHER_USER,
-)
-from tools.bench.events import (
-    USER as USER,
-)
-from tools.bench.events import (
-    LambdaContext as LambdaContext,
-)
-from tools.bench.events import (
-    b64 as b64,
-)
-from tools.bench.events import (
-    image_bytes as image_bytes,
-)
-from tools.bench.events import (
-    rest_event as rest_event,
-)
+from tools.bench.events import OTHER_USER, USER, LambdaContext, b64, image_bytes, rest_event
+
+__all__ = [
+    "OTHER_USER",
+    "USER",
+    "LambdaContext",
+    "b64",
+    "check_contract",
+    "image_bytes",
+    "reload_handler",
+    "rest_event",
+]
 
 
 def check_contract(event: dict[str, Any], status: int, body: dict[str, Any]) -> None:
