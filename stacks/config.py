@@ -26,6 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from shared.embeddings import MODELS
 
 STAGE_NAME_PATTERN = r"^[a-z][a-z0-9]{1,15}$"
 """Stage names: lower-case letters and digits, 2-16 characters, starting with a letter.
@@ -173,6 +174,38 @@ class RetrainingSettings(_Strict):
     """How often a training's status is read (training takes 30 minutes to many hours)."""
 
 
+class ProvisionalSettings(_Strict):
+    """Provisional labels while the model is not RUNNING: the photo's embedding (Amazon
+    Bedrock, billed per image) matched against the project's labelled photos in an S3
+    Vectors index; the ``k`` nearest vote (``docs/provisional.md``)."""
+
+    enabled: bool = False
+    k: int = Field(default=5, ge=1, le=30)
+    """Neighbours asked for (QueryVectors' ``topK``); the nearest of them vote."""
+    min_similarity: float = Field(default=0.6, gt=0, le=1)
+    """Cosine similarity a neighbour needs to vote; none close enough: no provisional answer."""
+    embedding_model: Literal["titan-multimodal-g1", "nova-multimodal-v1"] = "titan-multimodal-g1"
+    """The Bedrock model (``lambda/shared/embeddings.py`` has its id, Regions and limits)."""
+
+
+class SustainedDemand(_Strict):
+    """What ``auto_start_on_demand: sustained`` waits for before it starts a stopped model:
+    requests in at least ``minutes_with_requests`` different minutes of the last
+    ``within_minutes`` (one person sending ten photos in one minute is not sustained)."""
+
+    minutes_with_requests: int = Field(default=3, ge=2, le=60)
+    within_minutes: int = Field(default=15, ge=2, le=60)
+
+    @model_validator(mode="after")
+    def _fits(self) -> SustainedDemand:
+        if self.minutes_with_requests > self.within_minutes:
+            raise ValueError(
+                f"minutes_with_requests ({self.minutes_with_requests}) cannot be more than "
+                f"within_minutes ({self.within_minutes})"
+            )
+        return self
+
+
 CUSTOM_LABELS_REGIONS = (
     "us-east-1",
     "us-east-2",
@@ -219,7 +252,15 @@ class StageConfig(_Strict):
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
     codes: CodesSettings = Field(default_factory=CodesSettings)
     retraining: RetrainingSettings = Field(default_factory=RetrainingSettings)
-    auto_start_on_demand: bool = True
+    auto_start_on_demand: bool | Literal["sustained"] = True
+    """Start a stopped model when a labels request finds it so: ``true`` at the first
+    request, ``sustained`` once demand is sustained (:class:`SustainedDemand`), ``false``
+    never (the cost guard's keep-warm windows and adaptive pre-start still do)."""
+    sustained_demand: SustainedDemand = Field(default_factory=SustainedDemand)
+    provisional: ProvisionalSettings = Field(default_factory=ProvisionalSettings)
+    usd_per_inference_unit_hour: float = Field(default=4.0, gt=0, le=1000)
+    """Custom Labels' price per inference-unit hour in the stage's Region (USD 4 in
+    us-east-1, https://aws.amazon.com/rekognition/pricing/): the page's cost estimate."""
     min_inference_units: int = Field(default=1, ge=1, le=64)
     api_throttling: ApiThrottling = Field(default_factory=ApiThrottling)
     waf_enabled: bool = False
@@ -255,6 +296,21 @@ class StageConfig(_Strict):
                 + ", ".join(CUSTOM_LABELS_REGIONS)
             )
         return value
+
+    @model_validator(mode="after")
+    def _embedding_model_region(self) -> StageConfig:
+        if not self.provisional.enabled or self.region is None:
+            return self
+        model = MODELS[self.provisional.embedding_model]
+        if self.region not in model.regions:
+            offered = [r for r in model.regions if r in CUSTOM_LABELS_REGIONS]
+            raise ValueError(
+                f"provisional.embedding_model {model.name!r} ({model.model_id}) is not "
+                f"offered in {self.region}; with Custom Labels too it is in "
+                + ", ".join(offered)
+                + "; choose another model, another region, or provisional.enabled: false"
+            )
+        return self
 
     @field_validator("log_retention_days")
     @classmethod

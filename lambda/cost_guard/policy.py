@@ -135,6 +135,11 @@ class Usage:
     :ivar checked_at: the guard's previous run (the latest instant known not billed).
     :ivar start_latencies: minutes from a start request to the first run that saw it
         RUNNING, the last :data:`MAX_LATENCIES` measured.
+    :ivar minutes_month: billed minutes in ``month`` (UTC, ``YYYY-MM``) accounted so far:
+        the page's "this month" (an estimate from the guard's clock, not the bill).
+    :ivar demand_window: epoch minutes with demand (the API's, oldest first), which
+        ``sustained`` auto-start reads; the guard keeps the last
+        :data:`DEMAND_WINDOW_MINUTES` of them.
     """
 
     last_inference_at: datetime | None = None
@@ -146,6 +151,14 @@ class Usage:
     start_requested_at: datetime | None = None
     checked_at: datetime | None = None
     start_latencies: tuple[float, ...] = ()
+    minutes_month: float = 0.0
+    month: str | None = None
+    demand_window: tuple[int, ...] = ()
+
+
+DEMAND_WINDOW_MINUTES = 60
+"""How much of ``demand_window`` the guard keeps (``sustained_demand.within_minutes`` is at
+most 60)."""
 
 
 @dataclass(frozen=True)
@@ -211,6 +224,8 @@ def accrue(usage: Usage, now: datetime, status: str, billing: str = "from_start_
     usage = in_the_past(usage, now)
     today = now.astimezone(UTC).date()
     minutes = usage.minutes_today if usage.day == today else 0.0
+    this_month = today.strftime("%Y-%m")
+    month_minutes = usage.minutes_month if usage.month == this_month else 0.0
     latencies = usage.start_latencies
     requested = usage.start_requested_at
     if status == RUNNING and usage.running_since is None and requested is not None:
@@ -227,6 +242,8 @@ def accrue(usage: Usage, now: datetime, status: str, billing: str = "from_start_
         checked_at=now,
         start_requested_at=requested,
         start_latencies=latencies,
+        month=this_month,
+        minutes_month=month_minutes,
     )
     if not billed(status, billing):
         return replace(seen, accounted_at=None, minutes_today=minutes)
@@ -236,9 +253,11 @@ def accrue(usage: Usage, now: datetime, status: str, billing: str = "from_start_
         counted_from = usage.start_requested_at
     else:
         counted_from = usage.checked_at or now
+    month_start = datetime.combine(today.replace(day=1), time(0), tzinfo=UTC)
+    month_minutes += max(0.0, (now - max(counted_from, month_start)).total_seconds() / 60)
     counted_from = max(counted_from, _utc_midnight(now))
     minutes += max(0.0, (now - counted_from).total_seconds() / 60)
-    return replace(seen, accounted_at=now, minutes_today=minutes)
+    return replace(seen, accounted_at=now, minutes_today=minutes, minutes_month=month_minutes)
 
 
 def learned_latency(usage: Usage, default: float) -> float:

@@ -18,6 +18,10 @@ attribute                 type  meaning
 ``start_latencies``       L     minutes each recent start took, as the guard measured
 ``recent_demand``         L     epoch minutes of demand not yet folded (inference API
                                 appends at most one a minute; the guard folds them)
+``minutes_month``         N     billed minutes in ``minutes_month_of`` (cost guard)
+``minutes_month_of``      S     UTC month ``YYYY-MM`` of ``minutes_month``
+``demand_window``         L     epoch minutes with demand, the last hour's (inference API
+                                appends with ``recent_demand``; the guard trims it)
 ``use_summary``           S     the adaptive policy's bounded summary (JSON, a few KB;
                                 :class:`cost_guard.adaptive.UseSummary`)
 ========================  ====  ==================================================
@@ -35,7 +39,7 @@ from typing import Any
 from shared import pointer
 
 from cost_guard.adaptive import UseSummary
-from cost_guard.policy import Usage
+from cost_guard.policy import DEMAND_WINDOW_MINUTES, Usage
 
 LATEST_EPOCH_SECONDS = 4_102_444_800
 """2100-01-01: a larger "epoch second" is no time of ours (milliseconds, say)."""
@@ -125,6 +129,16 @@ def _usage(item: dict[str, Any]) -> Usage:
         for x in (_finite(v) for v in (listed if isinstance(listed, list) else []))
         if x is not None and 0 < x < 24 * 60
     )
+    raw_month = item.get("minutes_month_of")
+    month = raw_month.get("S") if isinstance(raw_month, dict) else None
+    month_minutes = _number(item, "minutes_month")
+    raw_window = item.get("demand_window")
+    window_entries = raw_window.get("L", []) if isinstance(raw_window, dict) else []
+    window = tuple(
+        int(m)
+        for m in (_finite(v) for v in (window_entries if isinstance(window_entries, list) else []))
+        if m is not None and 0 <= m < LATEST_EPOCH_SECONDS / 60
+    )
     return Usage(
         last_inference_at=_time(item, "last_inference_at"),
         running_since=_time(item, "running_since"),
@@ -135,6 +149,9 @@ def _usage(item: dict[str, Any]) -> Usage:
         start_requested_at=_time(item, "start_requested_at"),
         checked_at=_time(item, "checked_at"),
         start_latencies=latencies,
+        minutes_month=month_minutes if month_minutes is not None and month_minutes >= 0 else 0.0,
+        month=month if isinstance(month, str) and len(month) == 7 else None,
+        demand_window=window,
     )
 
 
@@ -160,6 +177,18 @@ def write_accounting(
     removes = []
     sets.append("start_latencies = :latencies")
     values[":latencies"] = {"L": [{"N": f"{x:.2f}"} for x in usage.start_latencies]}
+    if usage.month is not None:
+        sets += ["minutes_month = :month_minutes", "minutes_month_of = :month"]
+        values[":month_minutes"] = {"N": f"{usage.minutes_month:.3f}"}
+        values[":month"] = {"S": usage.month}
+    if usage.checked_at is not None:
+        # Leading entries older than the window (the API appends in minute order).
+        oldest = int(usage.checked_at.timestamp() // 60) - DEMAND_WINDOW_MINUTES
+        stale = next(
+            (i for i, m in enumerate(usage.demand_window) if m >= oldest),
+            len(usage.demand_window),
+        )
+        removes.extend(f"demand_window[{i}]" for i in range(min(stale, MAX_FOLDED)))
     for name, moment in (
         ("running_since", usage.running_since),
         ("accounted_at", usage.accounted_at),

@@ -55,10 +55,15 @@ BUDGETS = {
     "rekognition": ClientBudget(connect_timeout=1, read_timeout=6, max_attempts=2),
     "s3": ClientBudget(connect_timeout=1, read_timeout=2, max_attempts=2),
     "dynamodb": ClientBudget(connect_timeout=1, read_timeout=2, max_attempts=2),
+    # One image embedding answers in about a second; a provisional answer that is late
+    # is worth less than the 503 it replaces.
+    "bedrock": ClientBudget(connect_timeout=1, read_timeout=4, max_attempts=2),
+    "s3vectors": ClientBudget(connect_timeout=1, read_timeout=2, max_attempts=2),
 }
 """Per client: every call either ends within ``worst_case_seconds`` or is not
 started (:func:`aws`), so a hung call is the handler's own 503, never a Lambda
-timeout. Worst cases: Rekognition 16 s, S3 and DynamoDB 8 s each."""
+timeout. Worst cases: Rekognition 16 s, Bedrock 12 s, S3, DynamoDB and S3 Vectors
+8 s each."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,19 @@ class Settings:
     """Percent: a labels answer whose best label is under it is queued for review (0: never)."""
     daily_unit_hour_cap: float
     """The stage's spend limit: a stopped model is not started once today's is billed."""
+    sustained_minutes_with_requests: int
+    """0: start a stopped model at the first request; N: only once requests came in N
+    different minutes of the last ``sustained_within_minutes``."""
+    sustained_within_minutes: int
+    provisional_enabled: bool
+    """Answer provisionally from the photo index while the model is not RUNNING."""
+    provisional_k: int
+    provisional_min_similarity: float
+    embedding_model: str
+    """A key of :data:`shared.embeddings.MODELS`."""
+    photo_index_arn: str
+    """The S3 Vectors index of the labelled photos ("" without provisional answers)."""
+    usd_per_inference_unit_hour: float
 
 
 @dataclass
@@ -90,6 +108,9 @@ class Clients:
     s3: Any
     dynamodb: Any
     time_left: Callable[[], float] = lambda: math.inf
+    bedrock: Any = None
+    """``bedrock-runtime`` (made only when the stage answers provisionally)."""
+    s3vectors: Any = None
 
 
 @dataclass
@@ -108,6 +129,8 @@ class State:
     """Labels of the promoted version (the pointer item's ``labels``), read with the pointer."""
     on_review_queue_failure: Callable[[ApiError], None] | None = None
     """Told when a low-confidence answer could not be queued for review (the answer stands)."""
+    on_provisional_failure: Callable[[str, str | None], None] | None = None
+    """Told (reason, cause) when no provisional answer could be given (the 503 stands)."""
 
 
 def aws(clients: Clients, service: str, operation: str, **params: Any) -> Any:

@@ -31,8 +31,9 @@ low_confidence), ``user_id`` (Cognito sub of who sent it), ``source_key``,
 ``training_key``, ``label`` (absent while unsorted), ``model_version``,
 ``answered`` (list of {name, confidence}), ``answered_label``,
 ``answered_confidence`` (percent), ``agreed`` (the person chose the model's
-best label), ``reviewed_by``, ``reviewed_at``, ``trained_in`` (the version
-name of the first training that used it).
+best label), ``answer_source`` (model | provisional: what gave the answer),
+``reviewed_by``, ``reviewed_at``, ``trained_in`` (the version name of the first
+training that used it).
 """
 
 from __future__ import annotations
@@ -293,6 +294,7 @@ def submit(
         "label": {"S": label},
         "new_label": {"BOOL": label not in state.known_labels},
         "agreed": {"BOOL": agreed},
+        "answer_source": {"S": request.answer_source},
     }
     try:
         previous = aws(

@@ -5,7 +5,9 @@ Routes (all under ``/v1``; bodies are JSON; errors are
 :data:`inference_api.errors.CATALOGUE`):
 
 * ``POST /v1/uploads`` -> presigned S3 PUT under the caller's prefix.
-* ``POST /v1/labels`` -> DetectCustomLabels on the stage's active model.
+* ``POST /v1/labels`` -> DetectCustomLabels on the stage's active model; while it is
+  not RUNNING, a provisional answer from the nearest labelled photos
+  (:mod:`inference_api.provisional`) where the stage has them.
 * ``POST /v1/faces/search`` -> SearchFacesByImage (largest face only, said so).
 * ``POST /v1/faces/analyze`` -> DetectFaces with all attributes.
 * ``GET /v1/models`` -> the project's versions by name and which is active.
@@ -81,8 +83,16 @@ review_queue_failed = _reported("review queue write", "ReviewQueueFailures")
 """A low-confidence answer could not be queued for review."""
 
 
+def provisional_failed(reason: str, cause: str | None) -> None:
+    """No provisional answer: the 503 stands; log why and count it by reason."""
+    logger.warning("no provisional answer", extra={"reason": reason, "cause": cause})
+    metrics.add_metric(name="ProvisionalUnavailable", unit=MetricUnit.Count, value=1)
+
+
 STATE = calls.State(
-    on_usage_write_failure=usage_write_failed, on_review_queue_failure=review_queue_failed
+    on_usage_write_failure=usage_write_failed,
+    on_review_queue_failure=review_queue_failed,
+    on_provisional_failure=provisional_failed,
 )
 
 
@@ -105,11 +115,18 @@ def seconds_left() -> float:
 
 @cache
 def clients() -> calls.Clients:
+    provisional = settings().provisional_enabled
     return calls.Clients(
         boto3.client("rekognition", config=calls.BUDGETS["rekognition"].config()),
         boto3.client("s3", config=S3_CONFIG),
         boto3.client("dynamodb", config=calls.BUDGETS["dynamodb"].config()),
         time_left=seconds_left,
+        bedrock=boto3.client("bedrock-runtime", config=calls.BUDGETS["bedrock"].config())
+        if provisional
+        else None,
+        s3vectors=boto3.client("s3vectors", config=calls.BUDGETS["s3vectors"].config())
+        if provisional
+        else None,
     )
 
 
@@ -171,8 +188,12 @@ def detect_labels() -> dict[str, Any]:
         request.min_confidence,
         request.max_results,
         request.attempt,
+        request.require_model,
     )
-    metrics.add_metric(name="CustomLabelsInferences", unit=MetricUnit.Count, value=1)
+    if result["source"] == "model":
+        metrics.add_metric(name="CustomLabelsInferences", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="ProvisionalAnswers", unit=MetricUnit.Count, value=1)
     return result
 
 

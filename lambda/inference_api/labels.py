@@ -1,12 +1,16 @@
 """``POST /v1/labels``: DetectCustomLabels on the promoted version, and what a stopped model means.
 
 A request the model is not running for is recorded as demand (the adaptive
-idle policy learns from it) and answered 503 with ``Retry-After``; with
-``auto_start_on_demand`` it also starts the model.
+idle policy learns from it); with ``auto_start_on_demand`` it also starts the
+model (``sustained``: once requests came in enough different minutes). It is
+answered 200 with ``source: "provisional"`` from the nearest labelled photos
+where the stage has them (:mod:`inference_api.provisional`), else, or when the
+client sends ``require_model``, 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -22,6 +26,12 @@ USAGE_WRITE_INTERVAL_SECONDS = 60
 STARTING_RETRY_AFTER_SECONDS = 120
 START_FAILED_RETRY_AFTER_SECONDS = 10
 """A start that failed transiently (throttled, AWS busy): the retry starts it again."""
+SUSTAINED_RETRY_AFTER_SECONDS = 60
+"""A stopped model waiting for sustained demand: a retry a minute later counts again."""
+DEFAULT_START_MINUTES = 15.0
+"""A start's expected length before the cost guard has measured one (AWS: minutes,
+up to about 30; the median of the guard's ``start_latencies`` once it has some)."""
+USAGE_ATTRIBUTES = "minutes_today, minutes_day, demand_window, start_requested_at, start_latencies"
 
 
 def _update_usage(
@@ -61,7 +71,9 @@ def _record_use(
     * **Demand** (what the adaptive policy learns from): one event per request, at
       its first attempt (``attempt == 1``), served or not. Its epoch minute is
       appended to ``recent_demand`` at most once per minute (``demand_minute``
-      guards it across containers), exactly the minutes the cost simulator replays.
+      guards it across containers), exactly the minutes the cost simulator replays;
+      and to ``demand_window``, which ``sustained`` auto-start reads (the guard folds
+      ``recent_demand`` away each run, and trims ``demand_window`` to the last hour).
     * **Clocks**: a served request sets ``last_inference_at`` (the idle timeout's
       clock); one answered 503, first attempt or retry, sets ``last_demand_at`` (a
       client is waiting: the guard does not stop the model under it). At most one
@@ -83,7 +95,8 @@ def _record_use(
                 "attribute_not_exists(demand_minute) OR demand_minute < :minute",
                 UpdateExpression=(
                     f"SET {clock} = :now, demand_minute = :minute, recent_demand = "
-                    "list_append(if_not_exists(recent_demand, :empty), :minutes)"
+                    "list_append(if_not_exists(recent_demand, :empty), :minutes), "
+                    "demand_window = list_append(if_not_exists(demand_window, :empty), :minutes)"
                 ),
                 ExpressionAttributeValues={
                     ":now": {"N": str(int(now))},
@@ -117,22 +130,74 @@ def _record_use(
             state.on_usage_write_failure(exc)
 
 
-def _cap_spent(settings: Settings, clients: Clients, state: State, arn: str) -> bool:
-    """Whether ``arn`` has billed today's ``daily_unit_hour_cap`` by the cost guard's last
-    accounting (its usage item's ``minutes_today`` on ``minutes_day``, UTC)."""
-    item = aws(
+def _usage_item(settings: Settings, clients: Clients, arn: str) -> dict[str, Any]:
+    """The attributes of ``arn``'s usage item the start decision and the wait estimate read."""
+    item: dict[str, Any] = aws(
         clients,
         "dynamodb",
         "get_item",
         TableName=settings.model_usage_table,
         Key={"project_version_arn": {"S": arn}},
-        ProjectionExpression="minutes_today, minutes_day",
+        ProjectionExpression=USAGE_ATTRIBUTES,
     ).get("Item", {})
+    return item
+
+
+def _numbers(item: dict[str, Any], name: str) -> list[float]:
+    listed = item.get(name, {}).get("L", [])
+    found = []
+    for entry in listed if isinstance(listed, list) else []:
+        try:
+            value = float(entry.get("N", "nan")) if isinstance(entry, dict) else math.nan
+        except ValueError:
+            continue
+        if math.isfinite(value):
+            found.append(value)
+    return found
+
+
+def _cap_spent(settings: Settings, state: State, item: dict[str, Any]) -> bool:
+    """Whether today's ``daily_unit_hour_cap`` is billed by the cost guard's last
+    accounting (the usage item's ``minutes_today`` on ``minutes_day``, UTC)."""
     today = time.strftime("%Y-%m-%d", time.gmtime(state.clock()))
     if item.get("minutes_day", {}).get("S") != today:
         return False
     minutes = float(item.get("minutes_today", {}).get("N", "0"))
     return minutes / 60 * settings.min_inference_units >= settings.daily_unit_hour_cap
+
+
+def sustained(settings: Settings, state: State, item: dict[str, Any]) -> bool:
+    """Whether requests came in at least ``sustained_minutes_with_requests`` different
+    minutes of the last ``sustained_within_minutes`` (this one's minute included), by the
+    usage item's ``demand_window``; always true when the setting is 0."""
+    needed = settings.sustained_minutes_with_requests
+    if needed <= 0:
+        return True
+    now_minute = int(state.clock() // 60)
+    window = settings.sustained_within_minutes
+    minutes = {int(m) for m in _numbers(item, "demand_window") if 0 <= now_minute - m < window}
+    return len(minutes | {now_minute}) >= needed
+
+
+def ready_in_minutes(state: State, item: dict[str, Any]) -> int | None:
+    """Minutes until a starting model is expected to run: the median measured start
+    (or :data:`DEFAULT_START_MINUTES`) less the time since the start was requested; at
+    least 1. None when no start is recorded."""
+    requested = _numbers(item, "start_requested_at")
+    if not requested:
+        return None
+    latencies = sorted(_numbers(item, "start_latencies"))
+    if latencies:
+        middle = len(latencies) // 2
+        typical = (
+            latencies[middle]
+            if len(latencies) % 2
+            else (latencies[middle - 1] + latencies[middle]) / 2
+        )
+    else:
+        typical = DEFAULT_START_MINUTES
+    elapsed = (state.clock() - requested[0]) / 60
+    return max(1, math.ceil(typical - elapsed))
 
 
 def _model_not_running(settings: Settings, clients: Clients, state: State, arn: str) -> ApiError:
@@ -159,9 +224,17 @@ def _model_not_running(settings: Settings, clients: Clients, state: State, arn: 
         status, cause = "UNKNOWN", exc.cause
     details: dict[str, object] = {"model_status": status, "model_version": name}
     retry = {"Retry-After": str(STARTING_RETRY_AFTER_SECONDS)}
+    if status == "STARTING":
+        try:
+            details["ready_in_minutes"] = ready_in_minutes(
+                state, _usage_item(settings, clients, arn)
+            )
+        except ApiError:
+            details["ready_in_minutes"] = None  # the estimate only; the answer stands
     if status in {"STOPPED", "TRAINING_COMPLETED"} and settings.auto_start:
         try:
-            spent = _cap_spent(settings, clients, state, arn)
+            item = _usage_item(settings, clients, arn)
+            spent = _cap_spent(settings, state, item)
         except ApiError as exc:
             if exc.status == 502:
                 return exc
@@ -183,6 +256,16 @@ def _model_not_running(settings: Settings, clients: Clients, state: State, arn: 
                 "operator raises daily_unit_hour_cap",
                 headers=retry,
                 details={**details, "reason": "daily_cap"},
+            )
+        if not sustained(settings, state, item):
+            return ApiError(
+                503,
+                "model_not_running",
+                "the model is stopped; it starts once requests come in "
+                f"{settings.sustained_minutes_with_requests} different minutes of "
+                f"{settings.sustained_within_minutes} (auto_start_on_demand: sustained)",
+                headers={"Retry-After": str(SUSTAINED_RETRY_AFTER_SECONDS)},
+                details={**details, "reason": "sustained_demand"},
             )
         try:
             aws(
@@ -225,7 +308,12 @@ def _model_not_running(settings: Settings, clients: Clients, state: State, arn: 
             "model_starting",
             "the model was stopped and is starting now (this takes minutes); retry after the delay",
             headers=retry,
-            details={**details, "model_status": "STARTING"},
+            details={
+                **details,
+                "model_status": "STARTING",
+                "ready_in_minutes": ready_in_minutes(state, item)
+                or math.ceil(DEFAULT_START_MINUTES),
+            },
         )
     return ApiError(
         503,
@@ -265,6 +353,7 @@ def detect_labels(
     min_confidence: float | None,
     max_results: int | None,
     attempt: int = 1,
+    require_model: bool = False,
 ) -> dict[str, Any]:
     """DetectCustomLabels on the active version; labels sorted by confidence.
 
@@ -274,8 +363,12 @@ def detect_labels(
     An answer whose best label is under ``settings.review_below_confidence``
     is queued for review (:func:`inference_api.feedback.queue_low_confidence`).
 
-    :returns: ``{"model_version": name, "labels": [{name, confidence, bounding_box}],
-        "review_requested": bool}``.
+    :returns: ``{"source": "model", "model_version": name, "labels": [{name,
+        confidence, bounding_box}], "review_requested": bool}``; while the model is not
+        RUNNING, :func:`provisional_answer`'s answer where the stage has one and the
+        client did not send ``require_model``.
+    :raises ApiError: 503 while the model is not running and there is no provisional
+        answer (``details.provisional`` says why, when one was tried).
     """
     rekognition_input = rekognition_image(settings, clients, user_id, image, CUSTOM_LABELS)
     arn = active_version(settings, clients, state)
@@ -289,7 +382,18 @@ def detect_labels(
     except ApiError as exc:
         if exc.aws_code == "ResourceNotReadyException":
             _record_use(settings, clients, state, arn, served=False, attempt=attempt)
-            raise _model_not_running(settings, clients, state, arn) from None
+            not_running = _model_not_running(settings, clients, state, arn)
+            if settings.provisional_enabled and not require_model and not_running.status == 503:
+                return provisional_answer(
+                    settings,
+                    clients,
+                    state,
+                    rekognition_input,
+                    not_running,
+                    min_confidence,
+                    max_results,
+                )
+            raise not_running from None
         raise
     _record_use(settings, clients, state, arn, attempt=attempt)
     labels = sorted(response.get("CustomLabels", []), key=lambda label: -label["Confidence"])
@@ -302,9 +406,51 @@ def detect_labels(
         for label in labels
     ]
     return {
+        "source": "model",
         "model_version": version_name(arn),
         "labels": answer,
         "review_requested": feedback.queue_low_confidence(
             settings, clients, state, user_id, rekognition_input, arn, answer
         ),
+    }
+
+
+def provisional_answer(
+    settings: Settings,
+    clients: Clients,
+    state: State,
+    rekognition_input: dict[str, Any],
+    not_running: ApiError,
+    min_confidence: float | None,
+    max_results: int | None,
+) -> dict[str, Any]:
+    """The 200 answered instead of ``not_running`` (the model's 503) from the nearest
+    labelled photos (:func:`inference_api.provisional.answer`).
+
+    :returns: ``{"source": "provisional", "model_version", "model_status",
+        "ready_in_minutes" (int or None), "start_reason" (why it is not starting, or
+        None), "labels", "neighbours", "review_requested": False}``.
+    :raises ApiError: ``not_running``, with ``details.provisional`` the reason, when
+        there is no provisional answer (told to ``state.on_provisional_failure``).
+    """
+    from inference_api import provisional  # only while the model is not running
+
+    try:
+        voted = provisional.answer(
+            settings, clients, rekognition_input, min_confidence, max_results
+        )
+    except provisional.NoProvisionalAnswerError as exc:
+        not_running.details["provisional"] = exc.reason
+        if state.on_provisional_failure is not None:
+            state.on_provisional_failure(exc.reason, exc.cause)
+        raise not_running from None
+    details = not_running.details
+    return {
+        "source": "provisional",
+        "model_version": details["model_version"],
+        "model_status": details["model_status"],
+        "ready_in_minutes": details.get("ready_in_minutes"),
+        "start_reason": details.get("reason"),
+        **voted,
+        "review_requested": False,
     }

@@ -7,6 +7,8 @@ The pointer item is :mod:`shared.pointer`'s; here it is read through
 
 from __future__ import annotations
 
+import math
+import time
 from functools import partial
 from typing import Any
 
@@ -59,7 +61,8 @@ def list_models(settings: Settings, clients: Clients, state: State) -> dict[str,
     newest first (DescribeProjectVersions' order).
 
     :returns: ``{"active_model_version": name | None, "labels": [the promoted version's
-        labels], "versions": [{model_version, status, created_at (ISO 8601), active}]}``.
+        labels], "versions": [{model_version, status, created_at (ISO 8601), active}],
+        "usage": :func:`usage` of the active version}``.
     """
     try:
         active: str | None = active_version(settings, clients, state)
@@ -88,4 +91,45 @@ def list_models(settings: Settings, clients: Clients, state: State) -> dict[str,
             }
             for v in versions
         ],
+        "usage": usage(settings, clients, state, active) if active else None,
+    }
+
+
+def usage(settings: Settings, clients: Clients, state: State, arn: str) -> dict[str, Any] | None:
+    """Today's and this month's billed inference-unit hours of ``arn`` by the cost guard's
+    records (``cost_guard.usage_store``: ``minutes_today`` on ``minutes_day``,
+    ``minutes_month`` in ``minutes_month_of``), priced at the stage's
+    ``usd_per_inference_unit_hour``; None when the item cannot be read (the list stands)."""
+    try:
+        item = aws(
+            clients,
+            "dynamodb",
+            "get_item",
+            TableName=settings.model_usage_table,
+            Key={"project_version_arn": {"S": arn}},
+            ProjectionExpression="minutes_today, minutes_day, minutes_month, minutes_month_of",
+        ).get("Item", {})
+    except ApiError:
+        return None
+    now = time.gmtime(state.clock())
+
+    def minutes(count: str, of: str, current: str) -> float:
+        if item.get(of, {}).get("S") != current:
+            return 0.0
+        try:
+            value = float(item.get(count, {}).get("N", "0"))
+        except ValueError:
+            return 0.0
+        return value if math.isfinite(value) and value >= 0 else 0.0
+
+    units = settings.min_inference_units
+    today = minutes("minutes_today", "minutes_day", time.strftime("%Y-%m-%d", now)) / 60 * units
+    month = minutes("minutes_month", "minutes_month_of", time.strftime("%Y-%m", now)) / 60 * units
+    price = settings.usd_per_inference_unit_hour
+    return {
+        "today_unit_hours": round(today, 3),
+        "month_unit_hours": round(month, 3),
+        "usd_per_unit_hour": price,
+        "today_usd": round(today * price, 2),
+        "month_usd": round(month * price, 2),
     }

@@ -89,6 +89,11 @@ class LabelsRequest(_Body):
         description="1 for a new request, 2, 3... for its retries after a 503 "
         "(Retry-After): the cost guard learns demand from first attempts only",
     )
+    require_model: bool = Field(
+        default=False,
+        description="true: only the custom model's answer will do; while it is not "
+        "RUNNING the answer is 503 (as without provisional answers), never a provisional one",
+    )
 
 
 class FaceSearchRequest(_Body):
@@ -169,6 +174,11 @@ class FeedbackRequest(_Body):
     new_label: bool = Field(
         default=False, description="label is a new label the project does not know yet"
     )
+    answer_source: Literal["model", "provisional"] = Field(
+        default="model",
+        description="the labels answer's source: feedback on a provisional answer is kept "
+        "apart in the record, so the model's agreement rate is not mixed with the index's",
+    )
 
 
 class ReviewRequest(_Body):
@@ -210,12 +220,44 @@ class Label(_Answer):
     bounding_box: BoundingBox | None = Field(description="object-detection models only")
 
 
+class Neighbour(_Answer):
+    """A labelled photo near the one asked about (provisional answers only)."""
+
+    label: str
+    similarity: float = Field(ge=-1, le=1, description="cosine similarity of the embeddings")
+    thumbnail_url: str = Field(description="presigned GET of the photo, valid for 5 minutes")
+
+
 class LabelsResponse(_Answer):
-    model_version: str = Field(description="name of the project version that answered")
+    source: Literal["model", "provisional"] = Field(
+        description="model: the custom model answered; provisional: the model is not "
+        "RUNNING and the nearest labelled photos voted (similarity-weighted: a label's "
+        "confidence is its voters' share of the summed similarity, docs/provisional.md)"
+    )
+    model_version: str = Field(
+        description="name of the project version that answered (provisional: the active "
+        "version, which is not running)"
+    )
     labels: list[Label] = Field(description="highest confidence first")
     review_requested: bool = Field(
         description="the best label was under the stage's review threshold: the photo was "
-        "queued for a reviewer"
+        "queued for a reviewer (never for a provisional answer)"
+    )
+    model_status: str | None = Field(
+        default=None, description="provisional only: the model's status (STARTING, STOPPED...)"
+    )
+    ready_in_minutes: int | None = Field(
+        default=None,
+        description="provisional only: minutes until the starting model is expected to run "
+        "(the cost guard's measured starts); null when it is not starting",
+    )
+    start_reason: Literal["daily_cap", "sustained_demand"] | None = Field(
+        default=None,
+        description="provisional only: why a stopped model was not started (today's cap "
+        "is spent; demand is not yet sustained)",
+    )
+    neighbours: list[Neighbour] | None = Field(
+        default=None, description="provisional only: the nearest voters, nearest first (3 at most)"
     )
 
 
@@ -340,12 +382,28 @@ class ModelVersion(_Answer):
     active: bool = Field(description="the promoted version the API answers with")
 
 
+class ModelUsage(_Answer):
+    """Inference-unit hours by the cost guard's last accounting (every few minutes), and
+    what they cost at the stage's price: an estimate, not the bill."""
+
+    today_unit_hours: float = Field(ge=0, description="UTC day")
+    month_unit_hours: float = Field(ge=0, description="UTC month")
+    usd_per_unit_hour: float = Field(gt=0)
+    today_usd: float = Field(ge=0)
+    month_usd: float = Field(ge=0)
+
+
 class ModelsResponse(_Answer):
     active_model_version: str | None
     labels: list[str] = Field(
         description="labels of the promoted version, for feedback (empty before a promotion)"
     )
     versions: list[ModelVersion] = Field(description="newest first, at most 100")
+    usage: ModelUsage | None = Field(
+        default=None,
+        description="the active version's billed inference-unit hours by the cost guard's "
+        "records (null before a promotion or when they cannot be read)",
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -356,6 +414,16 @@ class ErrorDetail(BaseModel):
     field: str | None = Field(description="the request field at fault (dotted path), if any")
     model_status: str | None = Field(default=None, description="503 model_* answers only")
     model_version: str | None = Field(default=None, description="503 model_* answers only")
+    ready_in_minutes: int | None = Field(
+        default=None, description="503 model_* answers of a starting model: expected minutes"
+    )
+    provisional: str | None = Field(
+        default=None,
+        description="503 model_* answers of a stage with provisional answers: why none was "
+        "given (image_over_model_limits, embedding_throttled, embedding_access_denied, "
+        "embedding_refused, embedding_unavailable, index_unavailable, index_empty, "
+        "no_similar_photo, image_unavailable)",
+    )
 
 
 class ErrorResponse(_Answer):

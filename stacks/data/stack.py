@@ -19,12 +19,14 @@ from typing import Any
 
 from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, Stack
 from constructs import Construct
+from shared.embeddings import MODELS
 
 from stacks.config import CUSTOM_LABELS_REGIONS, StageConfig
 from stacks.data.identity import Identity
 from stacks.data.recognition import Recognition
 from stacks.data.storage import Storage
 from stacks.data.tables import Tables
+from stacks.data.vectors import PhotoIndex
 
 
 class DataStack(Stack):
@@ -34,6 +36,8 @@ class DataStack(Stack):
     :ivar tables: the DynamoDB tables (:class:`stacks.data.tables.Tables`).
     :ivar recognition: project and collection (:class:`stacks.data.recognition.Recognition`).
     :ivar identity: user pool and app client (:class:`stacks.data.identity.Identity`).
+    :ivar photo_index: the labelled photos' vector index
+        (:class:`stacks.data.vectors.PhotoIndex`), or None without ``provisional.enabled``.
     """
 
     def __init__(
@@ -69,13 +73,38 @@ class DataStack(Stack):
             self_sign_up_enabled=config.self_sign_up_enabled,
             callback_urls=[f"{origin}/" for origin in config.allowed_web_origins],
         )
-        self._region_rule()
+        self.photo_index = (
+            PhotoIndex(
+                self,
+                "PhotoIndex",
+                model=MODELS[config.provisional.embedding_model],
+                retain_data=config.retain_data,
+            )
+            if config.provisional.enabled
+            else None
+        )
+        self._region_rule(config)
         self._outputs()
 
-    def _region_rule(self) -> None:
-        """Deploying to a Region without Custom Labels fails at once, naming the ones with it
-        (synth already refuses a stage pinned there; an environment-agnostic stage learns
-        its Region only at deploy)."""
+    def _region_rule(self, config: StageConfig) -> None:
+        """Deploying to a Region without Custom Labels (or without the stage's embedding
+        model) fails at once, naming the ones with it (synth already refuses a stage pinned
+        there; an environment-agnostic stage learns its Region only at deploy)."""
+        if config.provisional.enabled:
+            model = MODELS[config.provisional.embedding_model]
+            CfnRule(
+                self,
+                "EmbeddingModelRegion",
+                assertions=[
+                    CfnRuleAssertion(
+                        assert_=Fn.condition_contains(list(model.regions), Aws.REGION),
+                        assert_description=f"{model.model_id} (provisional.embedding_model) "
+                        "is not offered in this Region; deploy to one of "
+                        + ", ".join(model.regions)
+                        + " or set provisional.enabled: false",
+                    )
+                ],
+            )
         CfnRule(
             self,
             "CustomLabelsRegion",
@@ -124,5 +153,10 @@ class DataStack(Stack):
                 "Cognito app client id for the phone",
             ),
         }
+        if self.photo_index is not None:
+            outputs["PhotoIndexArn"] = (
+                self.photo_index.index_arn,
+                "S3 Vectors index of the labelled photos (tools.models index fills it)",
+            )
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)

@@ -24,7 +24,10 @@ collection, DetectFaces (no resource-level permissions exist for it),
 GetObject/PutObject under ``users/`` in the uploads bucket, GetItem and
 UpdateItem on the model usage table, BatchGetItem on the faces table;
 for feedback, Get/Put/DeleteObject under ``feedback/`` in the training
-bucket, Get/Put/UpdateItem on the feedback table and Query on its status index.
+bucket, Get/Put/UpdateItem on the feedback table and Query on its status index;
+with ``provisional.enabled``, InvokeModel on the one embedding model's
+foundation-model ARN, QueryVectors and GetVectors (the neighbours' metadata) on
+the photo index, and GetObject under ``datasets/`` (the neighbours' thumbnails).
 """
 
 from __future__ import annotations
@@ -42,13 +45,15 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
-from shared.layout import FEEDBACK_BY_STATUS_INDEX, FEEDBACK_PREFIX
+from shared.embeddings import MODELS
+from shared.layout import DATASETS_PREFIX, FEEDBACK_BY_STATUS_INDEX, FEEDBACK_PREFIX
 from shared.layout import UPLOADS_PREFIX as UPLOAD_PREFIX
 from shared.routes import API_VERSION_PREFIX, CODE_READER_ROUTES, ROUTES
 
 from stacks.building_blocks import RETENTION, python_function
 from stacks.config import StageConfig
 from stacks.data.recognition import Recognition
+from stacks.data.vectors import PhotoIndex
 from stacks.service.code_reader import CodeReader
 
 ACCESS_LOG_FIELDS = {
@@ -111,8 +116,11 @@ class InferenceApi(Construct):
         user_pool: cognito.IUserPool,
         training: s3.IBucket,
         feedback: dynamodb.ITable,
+        photo_index: PhotoIndex | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        sustained = config.auto_start_on_demand == "sustained"
+        provisional = config.provisional
         self.function = python_function(
             self,
             "Function",
@@ -129,6 +137,16 @@ class InferenceApi(Construct):
                 "FACES_TABLE": faces.table_name,
                 "UPLOADS_BUCKET": uploads.bucket_name,
                 "AUTO_START_ON_DEMAND": "true" if config.auto_start_on_demand else "false",
+                "SUSTAINED_MINUTES_WITH_REQUESTS": str(
+                    config.sustained_demand.minutes_with_requests if sustained else 0
+                ),
+                "SUSTAINED_WITHIN_MINUTES": str(config.sustained_demand.within_minutes),
+                "PROVISIONAL_ENABLED": "true" if photo_index is not None else "false",
+                "PROVISIONAL_K": str(provisional.k),
+                "PROVISIONAL_MIN_SIMILARITY": f"{provisional.min_similarity:g}",
+                "EMBEDDING_MODEL": provisional.embedding_model,
+                "PHOTO_INDEX_ARN": photo_index.index_arn if photo_index is not None else "",
+                "USD_PER_INFERENCE_UNIT_HOUR": f"{config.usd_per_inference_unit_hour:g}",
                 "MIN_INFERENCE_UNITS": str(config.min_inference_units),
                 "UPLOAD_URL_EXPIRY_SECONDS": str(config.upload_url_expiry_seconds),
                 "ALLOWED_ORIGINS": ",".join(config.allowed_web_origins),
@@ -142,6 +160,8 @@ class InferenceApi(Construct):
         )
         self._grant(recognition, model_usage, faces, uploads)
         self._grant_feedback(training, feedback)
+        if photo_index is not None:
+            self._grant_provisional(config, photo_index, training)
         self.code_reader = CodeReader(self, "CodeReader", config=config, uploads=uploads).function
         self.api = self._build_api(config, user_pool)
         self.web_acl = self._build_waf(config) if config.waf_enabled else None
@@ -195,6 +215,27 @@ class InferenceApi(Construct):
                 resources=[f"{feedback.table_arn}/index/{FEEDBACK_BY_STATUS_INDEX}"],
             )
         )
+
+    def _grant_provisional(
+        self, config: StageConfig, photo_index: PhotoIndex, training: s3.IBucket
+    ) -> None:
+        """The provisional path: embed with one model, query one index (GetVectors too:
+        QueryVectors with ``returnMetadata`` needs it), presign the neighbours' photos."""
+        model = MODELS[config.provisional.embedding_model]
+        foundation_model = Stack.of(self).format_arn(
+            service="bedrock",
+            account="",
+            resource="foundation-model",
+            resource_name=model.model_id,
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        fn: lambda_.Function = self.function
+        for actions, resources in (
+            (["bedrock:InvokeModel"], [foundation_model]),
+            (["s3vectors:QueryVectors", "s3vectors:GetVectors"], [photo_index.index_arn]),
+            (["s3:GetObject"], [training.arn_for_objects(f"{DATASETS_PREFIX}*")]),
+        ):
+            fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
 
     def _build_api(self, config: StageConfig, user_pool: cognito.IUserPool) -> apigw.RestApi:
         access_logs = logs.LogGroup(

@@ -65,6 +65,7 @@ class ServiceStack(Stack):
             user_pool=data.identity.user_pool,
             training=data.storage.training,
             feedback=data.tables.feedback,
+            photo_index=data.photo_index,
         )
         self.retraining = Retraining(
             self,

@@ -68,6 +68,14 @@ SETTINGS = calls.Settings(
     feedback_table="",
     review_below_confidence=0,
     daily_unit_hour_cap=8,
+    sustained_minutes_with_requests=0,
+    sustained_within_minutes=15,
+    provisional_enabled=False,
+    provisional_k=5,
+    provisional_min_similarity=0.6,
+    embedding_model="titan-multimodal-g1",
+    photo_index_arn="",
+    usd_per_inference_unit_hour=4,
 )
 AWS_MESSAGE = f"User: arn:aws:sts::{ACCOUNT}:assumed-role/x is not authorized on {BUCKET}"
 """What AWS says in an error: it names the account and the bucket; it must stay in the logs."""
@@ -88,12 +96,14 @@ class _Raw:
 
 @dataclass
 class Aws:
-    """Three real boto3 clients, each with a Stubber, as the handler configures them."""
+    """The real boto3 clients, each with a Stubber, as the handler configures them."""
 
     clients: calls.Clients
     rekognition: Stubber
     s3: Stubber
     dynamodb: Stubber
+    bedrock: Stubber
+    s3vectors: Stubber
     sleeps: list[float] = field(default_factory=list)
 
     def call(
@@ -186,6 +196,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         boto3.client("s3", config=handler.S3_CONFIG),
         boto3.client("dynamodb", config=calls.BUDGETS["dynamodb"].config()),
         time_left=handler.seconds_left,
+        bedrock=boto3.client("bedrock-runtime", config=calls.BUDGETS["bedrock"].config()),
+        s3vectors=boto3.client("s3vectors", config=calls.BUDGETS["s3vectors"].config()),
     )
     sleeps: list[float] = []
     monkeypatch.setattr(time, "sleep", sleeps.append)  # botocore's retry backoff, recorded
@@ -197,13 +209,22 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         calls.State(
             on_usage_write_failure=handler.usage_write_failed,
             on_review_queue_failure=handler.review_queue_failed,
+            on_provisional_failure=handler.provisional_failed,
         ),
     )
-    stubbers = [Stubber(clients.rekognition), Stubber(clients.s3), Stubber(clients.dynamodb)]
+    stubbers = [
+        Stubber(client)
+        for client in (
+            clients.rekognition,
+            clients.s3,
+            clients.dynamodb,
+            clients.bedrock,
+            clients.s3vectors,
+        )
+    ]
     for stubber in stubbers:
         stubber.activate()
-    rekognition, s3, dynamodb = stubbers
-    yield Aws(clients, rekognition, s3, dynamodb, sleeps=sleeps)
+    yield Aws(clients, *stubbers, sleeps=sleeps)
     for stubber in stubbers:
         stubber.assert_no_pending_responses()
         stubber.deactivate()

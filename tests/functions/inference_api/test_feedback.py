@@ -152,6 +152,7 @@ def test_feedback_copies_the_upload_and_records_it_pending(api: Aws) -> None:
                     ]
                 },
                 "agreed": {"BOOL": False},
+                "answer_source": {"S": "model"},
                 "answered_label": {"S": "without_qr"},
                 "answered_confidence": {"N": "81.500"},
             },

@@ -45,6 +45,14 @@ SETTINGS = calls.Settings(
     feedback_table="",
     review_below_confidence=0,
     daily_unit_hour_cap=8,
+    sustained_minutes_with_requests=0,
+    sustained_within_minutes=15,
+    provisional_enabled=False,
+    provisional_k=5,
+    provisional_min_similarity=0.6,
+    embedding_model="titan-multimodal-g1",
+    photo_index_arn="",
+    usd_per_inference_unit_hour=4,
 )
 JPEG = image_bytes(640, 480)
 
