@@ -86,8 +86,8 @@ bench: setup web layers ## Benchmarks (print figures): cost simulator per stage,
 	@echo
 	python -m tools.bench.page
 
-cost-figures: setup ## Regenerate docs/cost/figures-{dev,prod}.md and their pictures (every latency and billing)
-	python -m tools.cost report --stage dev
+cost-figures: setup ## Regenerate docs/cost/figures-{dev,prod}.md, their pictures and the README's provisional table
+	python -m tools.cost report --stage dev --readme
 	python -m tools.cost report --stage prod
 
 traces: setup ## Regenerate assets/traces/ (seeded, deterministic)

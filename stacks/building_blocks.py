@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -97,6 +97,18 @@ def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
         scope, f"/aws/service/powertools/python/arm64/python3.14/{POWERTOOLS_VERSION}"
     )
     return lambda_.LayerVersion.from_layer_version_arn(scope, "PowertoolsLayer", arn)
+
+
+def foundation_model_arn(scope: Construct, model_id: str) -> str:
+    """``arn:<partition>:bedrock:<region>::foundation-model/<model_id>``: the IAM resource of
+    an on-demand Bedrock model (foundation models have no account in their ARN)."""
+    return Stack.of(scope).format_arn(
+        service="bedrock",
+        account="",
+        resource="foundation-model",
+        resource_name=model_id,
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )
 
 
 def native_layer(scope: Construct, construct_id: str, name: str) -> lambda_.LayerVersion:

@@ -372,6 +372,8 @@ def _describe_error(stage: str, error: Mapping[str, Any]) -> str:
     if error["type"] == "missing":
         return f"{key}: required key is missing"
     message = str(error["msg"]).removeprefix("Value error, ")
+    if not error["loc"]:  # a check across a stage's keys: its message names them
+        return f"{key}: {message}"
     return f"{key}: got {error['input']!r}; {message}"
 
 

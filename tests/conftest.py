@@ -138,6 +138,9 @@ def delivery_context() -> dict[str, Any]:
     context = cdk_json_context()
     for name, (account, region) in STAGE_ENVS.items():
         context["stages"][name] = {**context["stages"][name], "account": account, "region": region}
+    # Titan Multimodal Embeddings G1 is not offered in Tokyo (shared/embeddings.py): a stage
+    # pinned there must turn provisional answers off, as config validation insists.
+    context["stages"]["dev"]["provisional"] = {"enabled": False}
     context["delivery"] = DELIVERY
     return context
 

@@ -61,6 +61,7 @@ def test_the_readme_is_a_front_door_not_a_manual() -> None:
     assert headings == [
         "## The two commands",
         "## Deploy a stage",
+        "## Answers while the model sleeps",
         "## Architecture",
         "## Code map",
         "## Documentation",

@@ -350,6 +350,14 @@ def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
                                 "active": True,
                             }
                         ],
+                        # Offline: figures of the shape GET /v1/models gives, not a bill.
+                        "usage": {
+                            "today_unit_hours": 1.5,
+                            "month_unit_hours": 12.25,
+                            "usd_per_unit_hour": 4.0,
+                            "today_usd": 6.0,
+                            "month_usd": 49.0,
+                        },
                     },
                 )
             elif method == "POST" and path == "/v1/feedback" and isinstance(body, dict):

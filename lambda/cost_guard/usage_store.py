@@ -174,7 +174,7 @@ def write_accounting(
         ":day": {"S": (usage.day or datetime.now(UTC).date()).isoformat()},
     }
     sets = ["minutes_today = :minutes", "minutes_day = :day"]
-    removes = []
+    removes: list[str] = []
     sets.append("start_latencies = :latencies")
     values[":latencies"] = {"L": [{"N": f"{x:.2f}"} for x in usage.start_latencies]}
     if usage.month is not None:

@@ -143,17 +143,20 @@ def _usage_item(settings: Settings, clients: Clients, arn: str) -> dict[str, Any
     return item
 
 
+def _number(value: Any) -> float | None:
+    """A DynamoDB ``{"N": ...}`` as a finite number, None when absent or malformed."""
+    try:
+        number = float(value.get("N", "nan")) if isinstance(value, dict) else math.nan
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _numbers(item: dict[str, Any], name: str) -> list[float]:
+    """A list attribute's finite numbers (malformed entries left out)."""
     listed = item.get(name, {}).get("L", [])
-    found = []
-    for entry in listed if isinstance(listed, list) else []:
-        try:
-            value = float(entry.get("N", "nan")) if isinstance(entry, dict) else math.nan
-        except ValueError:
-            continue
-        if math.isfinite(value):
-            found.append(value)
-    return found
+    found = (_number(entry) for entry in (listed if isinstance(listed, list) else []))
+    return [x for x in found if x is not None]
 
 
 def _cap_spent(settings: Settings, state: State, item: dict[str, Any]) -> bool:
@@ -167,24 +170,25 @@ def _cap_spent(settings: Settings, state: State, item: dict[str, Any]) -> bool:
 
 
 def sustained(settings: Settings, state: State, item: dict[str, Any]) -> bool:
-    """Whether requests came in at least ``sustained_minutes_with_requests`` different
-    minutes of the last ``sustained_within_minutes`` (this one's minute included), by the
-    usage item's ``demand_window``; always true when the setting is 0."""
+    """Whether first attempts came in at least ``sustained_minutes_with_requests``
+    different minutes of the last ``sustained_within_minutes``, by the usage item's
+    ``demand_window`` (read after this request's own minute was recorded, when it is a
+    first attempt); always true when the setting is 0."""
     needed = settings.sustained_minutes_with_requests
     if needed <= 0:
         return True
     now_minute = int(state.clock() // 60)
     window = settings.sustained_within_minutes
     minutes = {int(m) for m in _numbers(item, "demand_window") if 0 <= now_minute - m < window}
-    return len(minutes | {now_minute}) >= needed
+    return len(minutes) >= needed
 
 
 def ready_in_minutes(state: State, item: dict[str, Any]) -> int | None:
     """Minutes until a starting model is expected to run: the median measured start
     (or :data:`DEFAULT_START_MINUTES`) less the time since the start was requested; at
     least 1. None when no start is recorded."""
-    requested = _numbers(item, "start_requested_at")
-    if not requested:
+    requested = _number(item.get("start_requested_at"))
+    if requested is None:
         return None
     latencies = sorted(_numbers(item, "start_latencies"))
     if latencies:
@@ -196,7 +200,7 @@ def ready_in_minutes(state: State, item: dict[str, Any]) -> int | None:
         )
     else:
         typical = DEFAULT_START_MINUTES
-    elapsed = (state.clock() - requested[0]) / 60
+    elapsed = (state.clock() - requested) / 60
     return max(1, math.ceil(typical - elapsed))
 
 

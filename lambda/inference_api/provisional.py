@@ -107,7 +107,10 @@ def embed(settings: Settings, clients: Clients, data: bytes) -> list[float]:
             accept="application/json",
         )
     except ApiError as exc:
-        reason = _BEDROCK_REASONS.get(exc.aws_code or "", "embedding_unavailable")
+        reason = _BEDROCK_REASONS.get(
+            exc.aws_code or "",
+            "embedding_throttled" if exc.status == 429 else "embedding_unavailable",
+        )
         raise NoProvisionalAnswerError(reason, exc.cause) from None
     try:
         return model.vector(answer["body"].read())

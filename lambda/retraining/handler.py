@@ -59,6 +59,26 @@ def prepare_data(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
     return answer
 
 
+REFRESH_RESERVE_MS = 60_000
+"""Time kept back from the step's timeout: the last batch of vectors is written in it."""
+
+
+@logger.inject_lambda_context
+def refresh_index(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """In: nothing it reads. Stops before the function's timeout with ``complete: false``;
+    the workflow runs it again (what was written stays)."""
+    answer = steps.refresh_index(
+        client("s3"),
+        client("bedrock-runtime"),
+        client("s3vectors"),
+        client("dynamodb"),
+        settings(),
+        should_stop=lambda: context.get_remaining_time_in_millis() < REFRESH_RESERVE_MS,
+    )
+    logger.info("photo index refreshed", extra=answer)
+    return answer
+
+
 @logger.inject_lambda_context
 def start_training(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """In: :func:`retraining.steps.prepare_data`'s answer."""

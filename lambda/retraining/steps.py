@@ -14,6 +14,8 @@ and its answer is merged under a key of its own. Steps, in order:
    ``tools.models manifest``; a hash-ordered split, so that runs share
    nearly the same test images), written under ``manifests/retraining/<run>/``;
    the project's datasets are replaced by datasets made from them.
+   :func:`refresh_index` (a stage with provisional answers): the photo index
+   takes the new confirmed photos (embedded once; :mod:`retraining.photo_index`).
 3. :func:`start_training`: once both datasets are built, creates the
    project version ``retrain-<run>`` (idempotent: a retry finds it) and marks
    the feedback items it used (``trained_in``).
@@ -105,6 +107,10 @@ class Settings:
     test_fraction: float
     max_f1_drop: float
     min_f1: float
+    photo_index_arn: str
+    """The provisional answers' S3 Vectors index ("" when the stage has none)."""
+    embedding_model: str
+    """A key of :data:`shared.embeddings.MODELS`."""
 
     @property
     def project_name(self) -> str:
@@ -336,6 +342,62 @@ def prepare_data(
         "feedback": feedback,
         "skipped": len(result.skipped) + len(too_big),
         "labels": result.labels,
+    }
+
+
+def refresh_index(
+    s3: Any,
+    bedrock: Any,
+    s3vectors: Any,
+    dynamodb: Any,
+    settings: Settings,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> dict[str, Any]:
+    """Bring the photo index up to date with the base images and every confirmed feedback
+    item (:mod:`retraining.photo_index`: only new or changed photos are embedded).
+
+    :returns: ``{"complete" (False: stopped for time, run again), "embedded", "unchanged",
+        "deleted", "skipped", "cost_usd"}``.
+    :raises BadInputError: the stage has no photo index.
+    """
+    from shared.embeddings import MODELS
+
+    from retraining import photo_index
+
+    if not settings.photo_index_arn:
+        raise BadInputError("the stage has no photo index (provisional.enabled is false)")
+    model = MODELS[settings.embedding_model]
+    confirmed = [
+        (item["training_key"]["S"], item["label"]["S"])
+        for item in _confirmed(dynamodb, settings, "attribute_exists(training_key)")
+    ]
+    photos, skipped = photo_index.labelled_photos(
+        s3,
+        settings.training_bucket,
+        settings.dataset_prefix,
+        confirmed,
+        settings.test_fraction,
+        call=call,
+    )
+    work = photo_index.plan(photos, photo_index.indexed(s3vectors, settings.photo_index_arn, call))
+    result = photo_index.build(
+        s3,
+        bedrock,
+        s3vectors,
+        bucket=settings.training_bucket,
+        index_arn=settings.photo_index_arn,
+        model=model,
+        work=work,
+        call=call,
+        should_stop=should_stop,
+    )
+    return {
+        "complete": result.complete,
+        "embedded": result.embedded,
+        "unchanged": work.unchanged,
+        "deleted": result.deleted,
+        "skipped": len(skipped) + len(result.skipped),
+        "cost_usd": round(result.embedded * model.usd_per_image, 6),
     }
 
 

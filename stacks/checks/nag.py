@@ -232,6 +232,7 @@ _RETRAINING_STEPS = (
     "TrainingStatus",
     "Evaluate",
     "Promote",
+    "RefreshIndex",  # a stage with provisional answers only
 )
 _RETRAINING_ROLES = "*-Service/Retraining/*/FunctionRole/DefaultPolicy/Resource"
 
@@ -243,10 +244,23 @@ ACKNOWLEDGEMENTS += (
         "the API copies, shows and deletes them, the retraining workflow reads them",
     ),
     _training_prefix_row(
+        "*-Service/InferenceApi/FunctionRole/DefaultPolicy/Resource",
+        DATASETS_PREFIX,
+        "A provisional answer shows the nearest labelled photos as presigned thumbnails; "
+        "they are the training images people uploaded under datasets/<name>/<label>/ with "
+        "any file names (GetObject only, and only with provisional.enabled)",
+    ),
+    _training_prefix_row(
         "*-Service/Retraining/PrepareData/FunctionRole/DefaultPolicy/Resource",
         DATASETS_PREFIX,
         "The retraining workflow reads the base training images, uploaded by people "
         "under datasets/<name>/<label>/ with any file names",
+    ),
+    _training_prefix_row(
+        "*-Service/Retraining/RefreshIndex/FunctionRole/DefaultPolicy/Resource",
+        DATASETS_PREFIX,
+        "The photo index embeds the base training images, uploaded by people under "
+        "datasets/<name>/<label>/ with any file names (GetObject only)",
     ),
     _training_prefix_row(
         "*-Service/Retraining/PrepareData/FunctionRole/DefaultPolicy/Resource",

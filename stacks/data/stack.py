@@ -142,6 +142,10 @@ class DataStack(Stack):
                 "Per model version usage, read by the cost guard",
             ),
             "FacesTableName": (self.tables.faces.table_name, "Face id -> person"),
+            "FeedbackTableName": (
+                self.tables.feedback.table_name,
+                "Feedback and the review queue (tools.models index reads confirmed items)",
+            ),
             "ProjectArn": (self.recognition.project_arn, "Custom Labels project ARN"),
             "CollectionId": (
                 self.recognition.collection.collection_id,

@@ -50,7 +50,7 @@ from shared.layout import DATASETS_PREFIX, FEEDBACK_BY_STATUS_INDEX, FEEDBACK_PR
 from shared.layout import UPLOADS_PREFIX as UPLOAD_PREFIX
 from shared.routes import API_VERSION_PREFIX, CODE_READER_ROUTES, ROUTES
 
-from stacks.building_blocks import RETENTION, python_function
+from stacks.building_blocks import RETENTION, foundation_model_arn, python_function
 from stacks.config import StageConfig
 from stacks.data.recognition import Recognition
 from stacks.data.vectors import PhotoIndex
@@ -99,6 +99,7 @@ class InferenceApi(Construct):
 
     :ivar function: the Lambda function behind every route but ``/v1/codes``.
     :ivar code_reader: the code reader's function (``POST /v1/codes``).
+    :ivar native_layer: its layer of native wheels (Pillow...), which other functions reuse.
     :ivar api: the REST API (``api.url`` ends with the stage name).
     :ivar web_acl: the WAFv2 web ACL, or None when the stage has none.
     """
@@ -162,7 +163,9 @@ class InferenceApi(Construct):
         self._grant_feedback(training, feedback)
         if photo_index is not None:
             self._grant_provisional(config, photo_index, training)
-        self.code_reader = CodeReader(self, "CodeReader", config=config, uploads=uploads).function
+        reader = CodeReader(self, "CodeReader", config=config, uploads=uploads)
+        self.code_reader = reader.function
+        self.native_layer = reader.layer
         self.api = self._build_api(config, user_pool)
         self.web_acl = self._build_waf(config) if config.waf_enabled else None
 
@@ -222,13 +225,7 @@ class InferenceApi(Construct):
         """The provisional path: embed with one model, query one index (GetVectors too:
         QueryVectors with ``returnMetadata`` needs it), presign the neighbours' photos."""
         model = MODELS[config.provisional.embedding_model]
-        foundation_model = Stack.of(self).format_arn(
-            service="bedrock",
-            account="",
-            resource="foundation-model",
-            resource_name=model.model_id,
-            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-        )
+        foundation_model = foundation_model_arn(self, model.model_id)
         fn: lambda_.Function = self.function
         for actions, resources in (
             (["bedrock:InvokeModel"], [foundation_model]),

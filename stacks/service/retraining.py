@@ -4,7 +4,8 @@ States (``lambda/retraining/steps.py`` has each step's rules)::
 
     Preflight -> Enough feedback? --no--> Nothing to do (succeed)
         | yes
-    PrepareData -> WaitForDatasets (1 min) -> StartTraining -> Datasets ready?
+    PrepareData [-> RefreshIndex, again until complete; a failure is notified, not fatal]
+        -> WaitForDatasets (1 min) -> StartTraining -> Datasets ready?
         (no: WaitForDatasets again)
         | yes
     WaitForTraining (poll_minutes) -> TrainingStatus -> Training done?
@@ -55,9 +56,15 @@ from shared.layout import (
     REKOGNITION_OUTPUT_PREFIX,
 )
 
-from stacks.building_blocks import RETENTION, dead_letter_queue, python_function
+from stacks.building_blocks import (
+    RETENTION,
+    dead_letter_queue,
+    foundation_model_arn,
+    python_function,
+)
 from stacks.config import RetrainingSettings, StageConfig
 from stacks.data.recognition import Recognition
+from stacks.data.vectors import PhotoIndex
 
 RETRYABLE = ["RetryableError", "Lambda.TooManyRequestsException"]
 """Errors the workflow retries besides Lambda's service errors: the steps' transient AWS
@@ -71,8 +78,10 @@ STEPS: dict[str, tuple[str, int, int]] = {
     "TrainingStatus": ("retraining.handler.training_status", 256, 60),
     "Evaluate": ("retraining.handler.evaluate", 256, 120),
     "Promote": ("retraining.handler.promote", 256, 60),
+    "RefreshIndex": ("retraining.handler.refresh_index", 1024, 900),
 }
-"""One function per step; PrepareData reads every training image's header (up to 15 min)."""
+"""One function per step; PrepareData reads every training image's header (up to 15 min);
+RefreshIndex (only with ``provisional.enabled``) embeds new photos, shrinking big ones."""
 
 
 class Retraining(Construct):
@@ -95,9 +104,12 @@ class Retraining(Construct):
         model_usage: dynamodb.ITable,
         topic: sns.ITopic,
         topic_key: kms.IKey,
+        photo_index: PhotoIndex | None = None,
+        native_layer: lambda_.ILayerVersion | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         settings = config.retraining
+        self.photo_index = photo_index
         stack = Stack.of(self)
         name = f"imgrec-{config.name}-retraining"
         state_machine_arn = stack.format_arn(
@@ -117,6 +129,8 @@ class Retraining(Construct):
             "TEST_FRACTION": f"{settings.test_fraction:g}",
             "MAX_F1_DROP": f"{settings.max_f1_drop:g}",
             "MIN_F1": f"{settings.min_f1:g}",
+            "PHOTO_INDEX_ARN": photo_index.index_arn if photo_index is not None else "",
+            "EMBEDDING_MODEL": config.provisional.embedding_model,
         }
         self.functions: dict[str, lambda_.Function] = {
             step: python_function(
@@ -129,10 +143,15 @@ class Retraining(Construct):
                 memory_size=memory,
                 timeout=Duration.seconds(timeout),
                 environment=environment,
+                # Pillow shrinks photos over the embedding model's pixels.
+                extra_layers=[native_layer] if step == "RefreshIndex" and native_layer else (),
             )
             for step, (handler, memory, timeout) in STEPS.items()
+            if step != "RefreshIndex" or photo_index is not None
         }
         self._grant(recognition, training, feedback, model_usage, state_machine_arn)
+        if photo_index is not None:
+            self._grant_index(config, photo_index, training, feedback)
 
         log_group = logs.LogGroup(
             self,
@@ -266,6 +285,36 @@ class Retraining(Construct):
         wait_datasets = sfn.Wait(
             self, "WaitForDatasets", time=sfn.WaitTime.duration(Duration.minutes(1))
         )
+        after_prepare: sfn.IChainable = wait_datasets
+        if self.photo_index is not None:
+            refresh = self._task("RefreshIndex", {}, "$.index")
+            # The index is for provisional answers: a failure is told, training goes on.
+            index_failed = self._publish(
+                "NotifyIndexFailed",
+                topic,
+                "Photo index not refreshed",
+                {
+                    "what": "The photo index could not take the new confirmed photos; "
+                    "training goes on. Run 'python -m tools.models index' to retry",
+                    "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
+                    "error": sfn.JsonPath.string_at("$.index_failure.Error"),
+                    "cause": sfn.JsonPath.string_at("$.index_failure.Cause"),
+                },
+            )
+            # Not even the notice went out: training still goes on (the index can wait).
+            index_failed.add_catch(
+                wait_datasets, errors=["States.ALL"], result_path="$.index_notice_failure"
+            )
+            refresh.add_catch(
+                index_failed.next(wait_datasets),
+                errors=["States.ALL"],
+                result_path="$.index_failure",
+            )
+            after_prepare = refresh.next(
+                sfn.Choice(self, "IndexComplete?")
+                .when(sfn.Condition.boolean_equals("$.index.complete", False), refresh)
+                .otherwise(wait_datasets)
+            )
         start = guarded(self._task("StartTraining", "$.prepared", "$.training"))
         wait_training = sfn.Wait(
             self,
@@ -335,45 +384,85 @@ class Retraining(Construct):
             "The retrained version was not better; the active version stays",
         ).next(sfn.Succeed(self, "Kept"))
 
-        return preflight.next(
-            sfn.Choice(self, "EnoughFeedback?")
+        # WaitForDatasets -> StartTraining -> DatasetsReady? ... (its own loop target)
+        datasets_flow = wait_datasets.next(start).next(
+            sfn.Choice(self, "DatasetsReady?")
             .when(
-                sfn.Condition.boolean_equals("$.preflight.train", True),
-                prepare.next(wait_datasets)
-                .next(start)
-                .next(
-                    sfn.Choice(self, "DatasetsReady?")
+                sfn.Condition.boolean_equals("$.training.ready", True),
+                wait_training.next(status).next(
+                    sfn.Choice(self, "TrainingDone?")
                     .when(
-                        sfn.Condition.boolean_equals("$.training.ready", True),
-                        wait_training.next(status).next(
-                            sfn.Choice(self, "TrainingDone?")
+                        sfn.Condition.string_equals("$.status.status", "TRAINING_IN_PROGRESS"),
+                        wait_training,
+                    )
+                    .when(
+                        sfn.Condition.string_equals("$.status.status", "TRAINING_COMPLETED"),
+                        evaluate.next(
+                            sfn.Choice(self, "Better?")
                             .when(
-                                sfn.Condition.string_equals(
-                                    "$.status.status", "TRAINING_IN_PROGRESS"
-                                ),
-                                wait_training,
+                                sfn.Condition.boolean_equals("$.evaluation.promote", True),
+                                promote.next(promoted),
                             )
-                            .when(
-                                sfn.Condition.string_equals(
-                                    "$.status.status", "TRAINING_COMPLETED"
-                                ),
-                                evaluate.next(
-                                    sfn.Choice(self, "Better?")
-                                    .when(
-                                        sfn.Condition.boolean_equals("$.evaluation.promote", True),
-                                        promote.next(promoted),
-                                    )
-                                    .otherwise(kept)
-                                ),
-                            )
-                            .otherwise(training_failed)
+                            .otherwise(kept)
                         ),
                     )
-                    .otherwise(wait_datasets)
+                    .otherwise(training_failed)
                 ),
             )
+            .otherwise(wait_datasets)
+        )
+        prepared = prepare.next(after_prepare if self.photo_index is not None else datasets_flow)
+        return preflight.next(
+            sfn.Choice(self, "EnoughFeedback?")
+            .when(sfn.Condition.boolean_equals("$.preflight.train", True), prepared)
             .otherwise(sfn.Succeed(self, "NothingToDo", comment="too little feedback"))
         )
+
+    def _grant_index(
+        self,
+        config: StageConfig,
+        photo_index: PhotoIndex,
+        training: s3.IBucket,
+        feedback: dynamodb.ITable,
+    ) -> None:
+        """RefreshIndex: list and read the labelled photos, read confirmed feedback, embed
+        with the one model, list/put/delete vectors of the one index."""
+        from shared.embeddings import MODELS
+
+        fn = self.functions["RefreshIndex"]
+        model = MODELS[config.provisional.embedding_model]
+        foundation_model = foundation_model_arn(self, model.model_id)
+        for statement in (
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[training.bucket_arn],
+                conditions={
+                    "StringLike": {"s3:prefix": [f"{DATASETS_PREFIX}*", f"{FEEDBACK_PREFIX}*"]}
+                },
+            ),
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[
+                    training.arn_for_objects(f"{DATASETS_PREFIX}*"),
+                    training.arn_for_objects(f"{FEEDBACK_PREFIX}*"),
+                ],
+            ),
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"],
+                resources=[f"{feedback.table_arn}/index/{FEEDBACK_BY_STATUS_INDEX}"],
+            ),
+            iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[foundation_model]),
+            iam.PolicyStatement(
+                actions=[
+                    "s3vectors:ListVectors",
+                    "s3vectors:GetVectors",
+                    "s3vectors:PutVectors",
+                    "s3vectors:DeleteVectors",
+                ],
+                resources=[photo_index.index_arn],
+            ),
+        ):
+            fn.add_to_role_policy(statement)
 
     def _grant(
         self,

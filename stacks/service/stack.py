@@ -77,6 +77,8 @@ class ServiceStack(Stack):
             model_usage=data.tables.model_usage,
             topic=self.cost_guard.topic,
             topic_key=self.cost_guard.topic_key,
+            photo_index=data.photo_index,
+            native_layer=self.inference_api.native_layer,  # Pillow, to shrink big photos
         )
         self.iot = IotIngestion(
             self,

@@ -16,8 +16,14 @@ from stacks.service.retraining import STEPS
 from tests.conftest import logical_id, resources_of_type
 from tests.support import asl
 
-LAMBDA_TASKS = tuple(STEPS)
 NOTIFICATIONS = ("NotifyFailure", "NotifyTrainingFailed", "NotifyPromoted", "NotifyNotPromoted")
+INDEXED = {"dev"}
+"""Stages with provisional answers (cdk.json): their workflow refreshes the photo index."""
+
+
+def steps_of(stage: str) -> list[str]:
+    """The step functions a stage's workflow has (RefreshIndex only with a photo index)."""
+    return [s for s in STEPS if s != "RefreshIndex" or stage in INDEXED]
 
 
 @pytest.fixture(scope="module")
@@ -48,23 +54,33 @@ def test_state_machine_is_standard_traced_logged_and_bounded(
 
 
 def test_every_task_retries_and_catches_into_the_failure_notification(
-    definition: dict[str, Any],
+    definition: dict[str, Any], stage: str
 ) -> None:
     states = definition["States"]
     tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
+    indexed = stage in INDEXED
 
-    assert set(tasks) == {*LAMBDA_TASKS, *NOTIFICATIONS}
+    assert set(tasks) == {*steps_of(stage), *NOTIFICATIONS} | (
+        {"NotifyIndexFailed"} if indexed else set()
+    )
     assert definition["TimeoutSeconds"] == 3 * 24 * 3600
-    for name in LAMBDA_TASKS:
+    for name in steps_of(stage):
         retried = {e for r in tasks[name]["Retry"] for e in r["ErrorEquals"]}
         assert "RetryableError" in retried, name
         assert "Lambda.TooManyRequestsException" in retried, name
         [catch] = tasks[name]["Catch"]
+        # The photo index serves provisional answers: its failure is told, training goes on.
+        expected = (
+            ("NotifyIndexFailed", "$.index_failure")
+            if name == "RefreshIndex"
+            else ("NotifyFailure", "$.failure")
+        )
         assert (catch["ErrorEquals"], catch["Next"], catch["ResultPath"]) == (
             ["States.ALL"],
-            "NotifyFailure",
-            "$.failure",
+            *expected,
         ), name
+    if indexed:
+        assert states["NotifyIndexFailed"]["Next"] == "WaitForDatasets"
     for name in NOTIFICATIONS:
         assert tasks[name]["Resource"].endswith(":states:::sns:publish"), name
         assert tasks[name]["Retry"], name
@@ -74,9 +90,12 @@ def test_every_task_retries_and_catches_into_the_failure_notification(
     assert states["Failed"]["Type"] == "Fail"
 
 
-def test_each_step_is_its_own_function_with_the_step_handler(template: dict[str, Any]) -> None:
+def test_each_step_is_its_own_function_with_the_step_handler(
+    template: dict[str, Any], stage: str
+) -> None:
     functions = resources_of_type(template, "AWS::Lambda::Function")
-    for step, (handler, memory, timeout) in STEPS.items():
+    for step in steps_of(stage):
+        handler, memory, timeout = STEPS[step]
         props = functions[logical_id(template, "AWS::Lambda::Function", f"Retraining{step}")][
             "Properties"
         ]
@@ -118,14 +137,14 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 
 
 def test_step_permissions_are_scoped_to_the_project_the_buckets_prefixes_and_the_index(
-    template: dict[str, Any],
+    template: dict[str, Any], stage: str
 ) -> None:
     star_allowed = {
         "rekognition:DescribeProjects",  # no resource type
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
-    for step in STEPS:
+    for step in steps_of(stage):
         for statement in _statements(template, f"Retraining{step}FunctionRole"):
             resources = statement["Resource"]
             resources = resources if isinstance(resources, list) else [resources]
@@ -147,14 +166,17 @@ def test_step_permissions_are_scoped_to_the_project_the_buckets_prefixes_and_the
 
 # --- the definition, run -------------------------------------------------------------------
 
-PATH_TO_TRAINING = [
-    "Preflight",
-    "EnoughFeedback?",
-    "PrepareData",
-    "WaitForDatasets",
-    "StartTraining",
-    "DatasetsReady?",
-]
+
+def path_to_training(stage: str) -> list[str]:
+    return [
+        "Preflight",
+        "EnoughFeedback?",
+        "PrepareData",
+        *(["RefreshIndex", "IndexComplete?"] if stage in INDEXED else []),
+        "WaitForDatasets",
+        "StartTraining",
+        "DatasetsReady?",
+    ]
 
 
 def stub(**outcomes: Any) -> Callable[[str, int], asl.Outcome]:
@@ -175,6 +197,7 @@ HAPPY = {
     "StartTraining": [{"ready": False}, {"ready": True, "version_name": "retrain-x"}],
     "TrainingStatus": [{"status": "TRAINING_IN_PROGRESS"}, {"status": "TRAINING_COMPLETED"}],
     "Evaluate": {"promote": True},
+    "RefreshIndex": {"complete": True, "embedded": 3},
 }
 
 
@@ -186,13 +209,13 @@ def test_too_little_feedback_ends_quietly(definition: dict[str, Any]) -> None:
 
 
 def test_a_better_model_is_trained_polled_evaluated_and_promoted(
-    definition: dict[str, Any],
+    definition: dict[str, Any], stage: str
 ) -> None:
     run = asl.run(definition, stub(**HAPPY))
 
     assert run.status == "SUCCEEDED"
     assert run.path == [
-        *PATH_TO_TRAINING,
+        *path_to_training(stage),
         "WaitForDatasets",  # one dataset was still being built
         "StartTraining",
         "DatasetsReady?",
@@ -309,8 +332,8 @@ def test_the_steps_get_every_setting_their_handler_reads(
     read = environment.variables(Settings)
     functions = resources_of_type(template, "AWS::Lambda::Function")
 
-    assert len(read) == 10
-    for step in STEPS:
+    assert len(read) == 12
+    for step in steps_of(stage):
         props = functions[logical_id(template, "AWS::Lambda::Function", f"Retraining{step}")][
             "Properties"
         ]
@@ -318,3 +341,35 @@ def test_the_steps_get_every_setting_their_handler_reads(
         assert read <= set(variables), (step, read - set(variables))
         machine = variables["STATE_MACHINE_ARN"]["Fn::Join"][1]
         assert machine[-1] == f":stateMachine:imgrec-{stage}-retraining"
+
+
+def test_the_index_is_refreshed_again_until_complete_then_training_goes_on(
+    definition: dict[str, Any], stage: str
+) -> None:
+    if stage not in INDEXED:
+        assert "RefreshIndex" not in definition["States"]
+        return
+    partial = {"complete": False, "embedded": 50}
+    run = asl.run(
+        definition,
+        stub(**{**HAPPY, "RefreshIndex": [partial, partial, {"complete": True, "embedded": 7}]}),
+    )
+
+    assert run.status == "SUCCEEDED"
+    assert run.path.count("RefreshIndex") == 3
+    assert run.state["index"]["embedded"] == 7
+
+
+def test_an_index_failure_is_told_and_training_goes_on(
+    definition: dict[str, Any], stage: str
+) -> None:
+    if stage not in INDEXED:
+        return
+    denied = asl.Failure("ClientError", "InvokeModel: AccessDeniedException")
+    run = asl.run(definition, stub(**{**HAPPY, "RefreshIndex": denied}))
+
+    assert run.status == "SUCCEEDED"
+    at = run.path.index("NotifyIndexFailed")
+    assert run.path[at + 1] == "WaitForDatasets"
+    assert run.state["index_failure"]["Error"] == "ClientError"
+    assert run.path[-1] == "Promoted"

@@ -7,12 +7,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from tools.bench.events import OTHER_USER, USER, LambdaContext, b64, image_bytes, rest_event
+from tools.bench.events import (
+    OTHER_USER,
+    USER,
+    LambdaContext,
+    api_settings,
+    b64,
+    image_bytes,
+    rest_event,
+)
 
 __all__ = [
     "OTHER_USER",
     "USER",
     "LambdaContext",
+    "api_settings",
     "b64",
     "check_contract",
     "image_bytes",

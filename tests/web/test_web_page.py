@@ -13,6 +13,7 @@ Screenshots of each mode go to ``$SCREENSHOT_DIR`` (default ``build/screenshots`
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -816,6 +817,7 @@ def test_feedback_offers_the_answers_labels_and_sends_the_chosen_one(
         ],
         "label": "isbn_barcode",
         "new_label": False,
+        "answer_source": "model",
     }
 
 
@@ -970,3 +972,174 @@ def test_feedback_and_review_in_japanese(browser: Browser, server: PreviewServer
     item.get_by_role("button", name="Confirm").click()
     expect(page.locator("#review-list li.done")).to_have_text("Confirmed as “isbn_barcode”.")
     page.context.close()
+
+
+# --- provisional answers -------------------------------------------------------------
+
+
+def thumbnail(colour: tuple[int, int, int]) -> str:
+    """A small PNG as a data: URL (the page's CSP allows data: images)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (48, 48), colour).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+PROVISIONAL = {
+    "source": "provisional",
+    "model_version": "v1",
+    "model_status": "STARTING",
+    "ready_in_minutes": 9,
+    "start_reason": None,
+    "labels": [
+        {"name": "qr_code", "confidence": 70.8, "bounding_box": None},
+        {"name": "no_code", "confidence": 29.2, "bounding_box": None},
+    ],
+    "neighbours": [
+        {"label": "qr_code", "similarity": 0.91, "thumbnail_url": thumbnail((200, 0, 0))},
+        {"label": "qr_code", "similarity": 0.88, "thumbnail_url": thumbnail((0, 200, 0))},
+        {"label": "no_code", "similarity": 0.74, "thumbnail_url": thumbnail((0, 0, 200))},
+    ],
+    "review_requested": False,
+}
+
+
+def models_answer(status: str) -> dict[str, Any]:
+    return {
+        "active_model_version": "v1",
+        "labels": ["no_code", "qr_code"],
+        "versions": [{"model_version": "v1", "status": status, "created_at": None, "active": True}],
+        "usage": {
+            "today_unit_hours": 0.5,
+            "month_unit_hours": 7.25,
+            "usd_per_unit_hour": 4.0,
+            "today_usd": 2.0,
+            "month_usd": 29.0,
+        },
+    }
+
+
+def provisional_then_model(page: Page, model: dict[str, str]) -> list[int]:
+    """The first labels call answers provisionally, later ones as recorded; GET /v1/models
+    answers ``model["status"]`` as it is when asked. Returns each labels call's attempt."""
+    from inference_api.schema import LabelsResponse, ModelsResponse
+
+    LabelsResponse.model_validate(PROVISIONAL)  # the shapes the API promises
+    ModelsResponse.model_validate(models_answer("RUNNING"))
+    calls: list[int] = []
+
+    def labels(route: Route) -> None:
+        calls.append(int((route.request.post_data_json or {}).get("attempt", 0)))
+        if len(calls) == 1:
+            route.fulfill(status=200, content_type="application/json", body=json.dumps(PROVISIONAL))
+        else:
+            route.fallback()
+
+    def models(route: Route) -> None:
+        body = json.dumps(models_answer(model["status"]))
+        route.fulfill(status=200, content_type="application/json", body=body)
+
+    page.route("**/v1/labels", labels)
+    page.route("**/v1/models", models)
+    return calls
+
+
+def test_a_provisional_answer_says_so_shows_the_nearest_photos_and_re_asks_once_running(
+    page: Page, server: PreviewServer
+) -> None:
+    page.clock.install()
+    model = {"status": "STARTING"}
+    calls = provisional_then_model(page, model)
+    sign_in(page, server)
+    choose(page, jpeg(800, 600))
+
+    badge = page.locator("#provisional")
+    expect(badge).to_have_text(
+        "Provisional, from the nearest training photos; the model is waking up, about 9 min."
+    )
+    assert results(page) == ["qr_code 70.8%"]  # no_code's 29.2% is under the 50% threshold
+    thumbnails = page.locator("#neighbour-list img")
+    expect(thumbnails).to_have_count(3)
+    expect(thumbnails.first).to_have_attribute(
+        "alt", "Training photo labelled qr_code, similarity 0.91"
+    )
+    assert page.locator("#neighbour-list img").evaluate_all(
+        "imgs => imgs.every(i => i.complete && i.naturalWidth === 48)"
+    )
+    expect(page.locator("#model-status")).to_contain_text("Model v1: STARTING")
+    expect(page.locator("#model-status")).to_contain_text("today 0.50 unit-h (about $2.00)")
+    expect(page.locator("#model-status")).to_contain_text("this month 7.25 unit-h (about $29.00)")
+
+    page.clock.run_for("00:31")  # one poll: still STARTING, nothing asked again
+    expect(page.locator("#model-status")).to_contain_text("STARTING")
+    assert calls == [1]
+    model["status"] = "RUNNING"
+    page.clock.run_for("00:31")  # the next poll finds it RUNNING: the model is asked
+
+    expect(badge).to_be_hidden()
+    expect(page.locator("#neighbours")).to_be_hidden()
+    assert results(page) == ["qr_code 96.4%"]
+    assert calls == [1, 2], "the re-ask is the same request's second attempt"
+    assert len(server.uploads) == 1, "the re-ask reuses the upload"
+    expect(page.locator("#model-status")).to_contain_text("RUNNING")
+
+
+def test_a_provisional_answer_in_japanese(browser: Browser, server: PreviewServer) -> None:
+    page = _new_page(browser, locale="ja-JP")
+    try:
+        provisional_then_model(page, {"status": "STARTING"})
+        page.goto(server.origin + "/")
+        page.get_by_role("button", name="サインイン").click()
+        expect(page.locator("#user-name")).to_have_text("preview@example.com")
+        choose(page, jpeg(800, 600))
+
+        expect(page.locator("#provisional")).to_have_text(
+            "仮の結果です（学習用の似た写真から）。モデルを起動中で、あと約 9 分かかります。"
+        )
+        expect(page.locator("#neighbours figcaption")).to_have_text("似ている学習用の写真")
+        expect(page.locator("#neighbour-list img").first).to_have_attribute(
+            "alt", "ラベル qr_code の学習用写真（類似度 0.91）"
+        )
+        expect(page.locator("#model-status")).to_contain_text("今月 7.25 ユニット時間（約 $29.00）")
+    finally:
+        page.context.close()
+
+
+def test_a_stopped_model_waiting_for_sustained_demand_is_said_so(
+    page: Page, server: PreviewServer
+) -> None:
+    waiting = {**PROVISIONAL, "model_status": "STOPPED", "ready_in_minutes": None}
+    page.route(
+        "**/v1/labels",
+        lambda route: route.fulfill(
+            status=200,
+            content_type="application/json",
+            body=json.dumps({**waiting, "start_reason": "sustained_demand"}),
+        ),
+    )
+    sign_in(page, server)
+    choose(page, jpeg(800, 600))
+
+    expect(page.locator("#provisional")).to_have_text(
+        "Provisional, from the nearest training photos; the model starts if more photos come."
+    )
+
+
+def test_feedback_on_a_provisional_answer_says_where_the_answer_came_from(
+    page: Page, server: PreviewServer
+) -> None:
+    provisional_then_model(page, {"status": "STARTING"})
+    sign_in(page, server)
+    choose(page, jpeg(800, 600))
+    expect(page.locator("#provisional")).to_be_visible()
+
+    page.locator("#choice-list").get_by_label("no_code").check()
+    page.get_by_role("button", name="Send").click()
+
+    expect(page.locator("#feedback-status")).not_to_have_text("")
+    [sent] = api_calls(server, "/v1/feedback")
+    assert sent is not None
+    assert (sent["answer_source"], sent["label"], sent["model_version"]) == (
+        "provisional",
+        "no_code",
+        "v1",
+    )

@@ -177,7 +177,7 @@ def warm_requests() -> dict[str, tuple[float, float]]:
     from PIL import Image
     from shared.layout import user_prefix
 
-    from tools.bench.events import USER, b64, rest_event
+    from tools.bench.events import USER, api_settings, b64, rest_event
 
     version = "arn:aws:rekognition:us-east-1:123456789012:project/p/version/v1/1"
     clients = calls.Clients(
@@ -185,19 +185,11 @@ def warm_requests() -> dict[str, tuple[float, float]]:
         boto3.client("s3", config=handler.S3_CONFIG),
         boto3.client("dynamodb"),
     )
-    settings = calls.Settings(
-        "arn:aws:rekognition:us-east-1:123456789012:project/p/1",
-        "faces",
-        "usage",
-        "faces",
-        "uploads",
-        True,
-        1,
-        300,
-        training_bucket="",
-        feedback_table="",
-        review_below_confidence=0,
-        daily_unit_hour_cap=8,
+    settings = api_settings(
+        project_arn="arn:aws:rekognition:us-east-1:123456789012:project/p/1",
+        model_usage_table="usage",
+        faces_table="faces",
+        uploads_bucket="uploads",
     )
     handler.settings = lambda: settings  # type: ignore[assignment]
     handler.clients = lambda: clients  # type: ignore[assignment]

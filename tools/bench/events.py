@@ -89,3 +89,32 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
+
+
+API_DEFAULTS: dict[str, Any] = {
+    "collection_id": "imgrec-dev-faces",
+    "auto_start": True,
+    "min_inference_units": 1,
+    "upload_url_expiry_seconds": 300,
+    "training_bucket": "",
+    "feedback_table": "",
+    "review_below_confidence": 0,
+    "daily_unit_hour_cap": 8,
+    "sustained_minutes_with_requests": 0,
+    "sustained_within_minutes": 15,
+    "provisional_enabled": False,
+    "provisional_k": 5,
+    "provisional_min_similarity": 0.6,
+    "embedding_model": "titan-multimodal-g1",
+    "photo_index_arn": "",
+    "usd_per_inference_unit_hour": 4,
+}
+"""The API function's settings a bench or test does not care about (a dev-like stage
+without provisional answers); each names its own project, tables and bucket."""
+
+
+def api_settings(**fields: Any) -> Any:
+    """``inference_api.calls.Settings`` from :data:`API_DEFAULTS` and ``fields``."""
+    from inference_api.calls import Settings
+
+    return Settings(**{**API_DEFAULTS, **fields})

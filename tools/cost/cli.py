@@ -5,7 +5,7 @@ Commands::
     python -m tools.cost simulate --trace assets/traces/office_hours.csv --stage dev [--json]
     python -m tools.cost bench [--stage dev]      # every trace in assets/traces/
     python -m tools.cost plot --trace assets/traces/periodic.csv --stage dev --out week.png
-    python -m tools.cost report [--stage dev]     # docs/cost/figures-dev.md and its pictures
+    python -m tools.cost report [--stage dev] [--readme]  # docs/cost/figures-dev.md, pictures
 
 ``simulate`` prints, for one trace, billed inference-unit hours and dollars
 for the policies ``idle-timeout`` and ``adaptive``, the baselines ``always-on``
@@ -38,12 +38,15 @@ from cost_guard.policy import BILLINGS, PolicySettings
 from stacks.config import ConfigError, StageConfig, load_stage_configs
 from tools import ROOT
 from tools.cost.simulator import (
+    ADAPTIVE,
     DEFAULT_PRICE_PER_UNIT_HOUR,
+    IDLE_TIMEOUT,
     Result,
     SimulationSettings,
     TraceError,
     compare,
     read_trace,
+    simulate_guard,
 )
 
 TRACES = ROOT / "assets" / "traces"
@@ -64,6 +67,8 @@ def simulation_settings(
     price: float,
     office_time_zone: str = "Asia/Tokyo",
     billing: str | None = None,
+    *,
+    with_provisional: bool = False,
 ) -> SimulationSettings:
     """Simulator settings from a stage's config plus the simulation's own knobs.
 
@@ -71,6 +76,9 @@ def simulation_settings(
         adaptive policy is not told (it plans with the stage's configured
         ``adaptive.start_latency_minutes`` until the guard has measured a start).
     :param billing: overrides the stage's ``billing``.
+    :param with_provisional: use the stage's ``provisional`` answers and ``sustained``
+        auto-start; without it (the guard's figures) requests that find the model stopped
+        wait and start it at once, so the policies are compared on waits alone.
     """
     policy = PolicySettings.from_mapping(config.policy_settings())
     if billing is not None:
@@ -78,7 +86,12 @@ def simulation_settings(
     return SimulationSettings(
         policy=policy,
         schedule_period_minutes=config.schedule_period_minutes,
-        auto_start_on_demand=config.auto_start_on_demand,
+        auto_start_on_demand=bool(config.auto_start_on_demand),
+        sustained_minutes_with_requests=config.sustained_demand.minutes_with_requests
+        if with_provisional and config.auto_start_on_demand == "sustained"
+        else 0,
+        sustained_within_minutes=config.sustained_demand.within_minutes,
+        provisional=with_provisional and config.provisional.enabled,
         start_latency_minutes=start_latency,
         price_per_unit_hour=price,
         office_time_zone=office_time_zone,
@@ -100,17 +113,18 @@ def table(rows: list[list[str]]) -> str:
 
 
 def per_avoided_wait(result: Result, baseline: Result) -> float | None:
-    """USD ``result`` costs more than ``baseline`` per request it spared a wait (None
-    when it spared none)."""
-    spared = baseline.arrived_not_running - result.arrived_not_running
+    """USD ``result`` costs more than ``baseline`` per request it spared a wait or a
+    provisional answer (:attr:`Result.without_model`; None when it spared none)."""
+    spared = baseline.without_model - result.without_model
     return (result.dollars - baseline.dollars) / spared if spared > 0 else None
 
 
 def verdict(adaptive: Result, fixed: Result) -> str:
-    """How the adaptive policy compares with the fixed timeout (cost, requests that waited)."""
+    """How the adaptive policy compares with the fixed timeout: cost, and requests the
+    model did not answer at once (waits, and provisional answers where the stage has them)."""
     cost, waits = (
         adaptive.unit_hours - fixed.unit_hours,
-        (adaptive.arrived_not_running - fixed.arrived_not_running),
+        (adaptive.without_model - fixed.without_model),
     )
     if abs(cost) < 1e-9 and waits == 0:
         return "same"
@@ -239,6 +253,8 @@ def report(config: StageConfig, price: float, office_time_zone: str, out: Path) 
         "inference-unit hour, the API's 120-second Retry-After and clients that give up "
         "after 30 minutes. The adaptive policy's parameters are the stage's, fixed before "
         "any of these traces was replayed; it is told no start latency, it measures them. "
+        "These tables compare the guard's policies alone: no provisional answers, and a "
+        "stopped model started by the first request (the last section shows both). "
         "Unit-hours are billed inference-unit hours over the same span for every policy; "
         "*waited* counts requests that found the model not running (lost ones included).",
         "",
@@ -263,9 +279,105 @@ def report(config: StageConfig, price: float, office_time_zone: str, out: Path) 
                 )
                 written.append(picture)
                 sections += [f"![cost against waits, {billing}]({picture.name})", ""]
+    sections += [
+        "## Provisional answers on and off",
+        "",
+        provisional_section(config, price, office_time_zone),
+        "",
+    ]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(sections))
     return [out, *written]
+
+
+README = ROOT / "README.md"
+README_START = "<!-- provisional-figures: written by make cost-figures -->"
+README_END = "<!-- /provisional-figures -->"
+
+
+def provisional_rows(config: StageConfig, price: float, office_time_zone: str) -> list[list[str]]:
+    """Per shipped trace, the stage's policy with provisional answers off and on: requests
+    that waited (lost ones included), were answered provisionally, lost, and billed
+    unit-hours; on, with auto-start at the first request and with sustained demand."""
+    base = simulation_settings(config, LATENCIES[0], price, office_time_zone)
+    policy = ADAPTIVE if config.policy == "adaptive" else IDLE_TIMEOUT
+    sustained = config.sustained_demand
+    variants = [
+        replace(base, provisional=False, sustained_minutes_with_requests=0),
+        replace(base, provisional=True, sustained_minutes_with_requests=0),
+        replace(
+            base,
+            provisional=True,
+            sustained_minutes_with_requests=sustained.minutes_with_requests,
+            sustained_within_minutes=sustained.within_minutes,
+        ),
+        replace(base, provisional=True, auto_start_on_demand=False),
+    ]
+    rows = [
+        [
+            "trace",
+            "requests",
+            "off: waited / lost / unit-h",
+            "on: provisional / waited / unit-h",
+            f"on + sustained {sustained.minutes_with_requests} of {sustained.within_minutes} "
+            "min: provisional / waited / unit-h",
+            "on, no auto-start: provisional / unit-h",
+        ]
+    ]
+    for path in sorted(TRACES.glob("*.csv")):
+        trace = read_trace(path)
+        off, on, calm, never = (simulate_guard(trace, v, policy) for v in variants)
+        rows.append(
+            [
+                path.stem,
+                str(off.requests),
+                f"{off.arrived_not_running} / {off.lost} / {off.unit_hours:.2f}",
+                f"{on.answered_provisionally} / {on.arrived_not_running} / {on.unit_hours:.2f}",
+                f"{calm.answered_provisionally} / {calm.arrived_not_running} / "
+                f"{calm.unit_hours:.2f}",
+                f"{never.answered_provisionally} / {never.unit_hours:.2f}",
+            ]
+        )
+    return rows
+
+
+def provisional_section(config: StageConfig, price: float, office_time_zone: str) -> str:
+    """The Markdown table of :func:`provisional_rows` with what it assumed, and what a
+    thousand provisional answers cost with the stage's embedding model."""
+    from shared.embeddings import MODELS, PRICE_CHECKED, S3_VECTORS_USD_PER_QUERY
+
+    model = MODELS[config.provisional.embedding_model]
+    per_thousand = 1000 * (model.usd_per_image + S3_VECTORS_USD_PER_QUERY)
+    return "\n".join(
+        [
+            f"A thousand provisional answers cost about USD {per_thousand:.3f} with "
+            f"`{model.name}` (USD {model.usd_per_image:g} per image embedded, "
+            f"https://aws.amazon.com/bedrock/pricing/, plus USD {S3_VECTORS_USD_PER_QUERY:g} "
+            "per QueryVectors call, https://aws.amazon.com/s3/pricing/; us-east-1 prices read "
+            f"{PRICE_CHECKED}), against USD {price:g} for one inference-unit hour of the "
+            "custom model, used or not.",
+            "",
+            f"Stage `{config.name}`'s settings (policy `{config.policy}`, idle stop "
+            f"{config.idle_stop_minutes} min), a {LATENCIES[0]}-minute start, billing "
+            f"`{config.billing}`, USD {price:g} per inference-unit hour. *waited*: requests "
+            "that found the model not running and got a 503 (lost ones included); "
+            "*provisional*: answered at once from the photo index, assuming every such "
+            "request gets an answer (an upper bound: an index fault or no similar photo "
+            "answers 503).",
+            "",
+            markdown(provisional_rows(config, price, office_time_zone)),
+        ]
+    )
+
+
+def write_readme_figures(config: StageConfig, price: float, office_time_zone: str) -> Path:
+    """Replace the README's block between :data:`README_START` and :data:`README_END`."""
+    text = README.read_text()
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    section = provisional_section(config, price, office_time_zone)
+    README.write_text(f"{head}{README_START}\n{section}\n{README_END}{tail}")
+    return README
 
 
 def simulation_report(
@@ -319,6 +431,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             help="zone of the office-schedule baseline's 09:00-17:00 (default Asia/Tokyo, "
             "the shipped traces' zone)",
         )
+        if name in ("simulate", "bench", "plot"):
+            sub.add_argument(
+                "--provisional",
+                action="store_true",
+                help="with the stage's provisional answers and sustained auto-start "
+                "(default: off, requests that find the model stopped wait)",
+            )
         if name in ("simulate", "plot"):
             sub.add_argument(
                 "--trace", type=Path, required=True, help="CSV with a 'timestamp' column"
@@ -330,6 +449,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "--out",
                 type=Path,
                 help=f"Markdown file (default {FIGURES.relative_to(ROOT)}/figures-STAGE.md)",
+            )
+            sub.add_argument(
+                "--readme",
+                action="store_true",
+                help="also rewrite the README's provisional-answers table from this stage",
             )
         if name == "plot":
             sub.add_argument("--out", type=Path, required=True, help="PNG file to write")
@@ -348,13 +472,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             ZoneInfo(args.office_time_zone)
         except (ZoneInfoNotFoundError, ValueError):
             parser.error(f"--office-time-zone {args.office_time_zone!r} is not an IANA time zone")
+        provisional = getattr(args, "provisional", False)
         settings = simulation_settings(
-            config, args.start_latency_minutes, args.price, args.office_time_zone, args.billing
+            config,
+            args.start_latency_minutes,
+            args.price,
+            args.office_time_zone,
+            args.billing,
+            with_provisional=provisional,
         )
         if args.command == "report":
             out = args.out or FIGURES / f"figures-{config.name}.md"
             for path in report(config, args.price, args.office_time_zone, out):
                 print(f"wrote {path}")
+            if args.readme:
+                print(f"wrote {write_readme_figures(config, args.price, args.office_time_zone)}")
             return 0
         if args.command == "bench":
             latencies = [args.start_latency_minutes]
@@ -371,7 +503,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "inference-unit hours, requests that waited, minutes waited; no warm-up"
                     )
                     latency_settings = simulation_settings(
-                        config, latency, args.price, args.office_time_zone, billing
+                        config,
+                        latency,
+                        args.price,
+                        args.office_time_zone,
+                        billing,
+                        with_provisional=provisional,
                     )
                     print(table(bench_rows(latency_settings)))
                     print()

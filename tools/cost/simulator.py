@@ -24,6 +24,17 @@ behaves:
   RUNNING is served, and its wait ends *there*. A client gives up when its
   next retry would be more than ``client_patience_minutes`` after it first
   asked; such a request, like one still waiting when the span ends, is *lost*.
+* **Provisional answers** (``provisional``): a request that finds the model not
+  RUNNING is answered at once from the photo index: it neither waits nor is
+  lost (counted as ``answered_provisionally``). It still counts as demand and
+  may start the model, and the page asks again by itself once the model runs
+  (a served request then), unless that is more than ``client_patience_minutes``
+  away. The simulation assumes every such request gets a provisional answer: an
+  upper bound, since an index fault or no similar photo answers 503.
+* **Sustained auto-start** (``sustained_minutes_with_requests`` > 0): a STOPPED
+  model is started on demand only once first attempts came in that many
+  different minutes of the last ``sustained_within_minutes``, as the API reads
+  its ``demand_window``.
 * **Demand.** What the policy learns from is one event per request at its
   first attempt; retries are not counted again (the API does the same with the
   ``attempt`` the page and device client send).
@@ -95,6 +106,12 @@ class SimulationSettings:
     """The API's ``Retry-After`` on ``model_starting`` / ``model_not_running`` (120 s)."""
     price_per_unit_hour: float = DEFAULT_PRICE_PER_UNIT_HOUR
     office_time_zone: str = "UTC"
+    provisional: bool = False
+    """Requests that find the model not RUNNING are answered provisionally (module docstring)."""
+    sustained_minutes_with_requests: int = 0
+    """0: auto-start at the first request; N: once demand came in N different minutes of
+    the last ``sustained_within_minutes``."""
+    sustained_within_minutes: int = 15
     adaptive: AdaptiveSettings = field(default_factory=AdaptiveSettings)
     """The adaptive policy's parameters (its ``start_latency_minutes`` is what the
     policy assumes until the guard has measured a start; ``start_latency_minutes``
@@ -125,6 +142,15 @@ class Result:
     """Which minutes ``unit_hours`` counts (``cost_guard.policy.BILLINGS``)."""
     start_latency_minutes: int = 10
     """The real start latency the figures were measured with."""
+    answered_provisionally: int = 0
+    """Requests that found the model not RUNNING and were answered from the photo index
+    (not counted in ``arrived_not_running``: they did not wait)."""
+
+    @property
+    def without_model(self) -> int:
+        """Requests not answered by the model at once: they waited, were lost or got a
+        provisional answer (what a policy that keeps the model warmer spares)."""
+        return self.arrived_not_running + self.answered_provisionally
 
 
 @dataclass(frozen=True)
@@ -233,7 +259,9 @@ def simulate_guard(
     usage = Usage()
     summary = UseSummary()
     waiting: list[list[int]] = []  # [first asked, next retry, count]
-    billed_minutes = arrived_not_running = lost = 0
+    billed_minutes = arrived_not_running = lost = provisional = 0
+    reasking: list[list[int]] = []  # [first asked, count]: provisional answers, asked again
+    demand_minutes: list[int] = []  # minutes with first attempts (the API's demand_window)
     max_delay = 0
     waited = 0
     in_windows = 0
@@ -246,10 +274,24 @@ def simulate_guard(
         status, ready_at = "STARTING", minute + settings.start_latency_minutes
         usage = replace(usage, start_requested_at=now)
 
+    def sustained(minute: int) -> bool:
+        needed = settings.sustained_minutes_with_requests
+        if needed <= 0:
+            return True
+        window = settings.sustained_within_minutes
+        recent = {m for m in demand_minutes[-window:] if 0 <= minute - m < window}
+        return len(recent) >= needed
+
     def on_demand_start(minute: int, now: datetime) -> None:
-        """The API's auto-start: only a STOPPED model, only under today's cap."""
+        """The API's auto-start: only a STOPPED model, only under today's cap, and with
+        ``sustained`` only once demand is."""
         spent = usage.day == now.date() and usage.minutes_today / 60 * units >= cap
-        if status == "STOPPED" and settings.auto_start_on_demand and not spent:
+        if (
+            status == "STOPPED"
+            and settings.auto_start_on_demand
+            and not spent
+            and sustained(minute)
+        ):
             start_model(minute, now)
 
     for minute in range(int((end - start).total_seconds() // 60)):
@@ -286,13 +328,24 @@ def simulate_guard(
                 group[1] = minute + retry_after
                 still_waiting.append(group)
         waiting = still_waiting
+        if reasking and status == "RUNNING":  # the page asks again once the model runs
+            if any(minute - asked <= settings.client_patience_minutes for asked, _ in reasking):
+                usage = replace(usage, last_inference_at=now)
+            reasking = []
+        reasking = [g for g in reasking if minute - g[0] <= settings.client_patience_minutes]
         count = arrivals.get(minute, 0)
         if count:
             summary = summary.observe(now)
+            demand_minutes.append(minute)
             if demand is not None:
                 demand.append(int(now.timestamp() // 60))
             if status == "RUNNING":
                 usage = replace(usage, last_inference_at=now)
+            elif settings.provisional:
+                provisional += count
+                usage = replace(usage, last_demand_at=now)
+                on_demand_start(minute, now)
+                reasking.append([minute, count])
             else:
                 arrived_not_running += count
                 if any(window.contains(now) for window in windows):
@@ -315,7 +368,9 @@ def simulate_guard(
         max_delay,
         waited,
     )
-    return replace(result, arrived_not_running_in_windows=in_windows)
+    return replace(
+        result, arrived_not_running_in_windows=in_windows, answered_provisionally=provisional
+    )
 
 
 def always_on(trace: Trace, settings: SimulationSettings) -> Result:

@@ -20,7 +20,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 from tqdm import tqdm
 
-from tools.models import crossaccount, faces, lifecycle, manifest
+from tools.models import crossaccount, faces, lifecycle, manifest, photo_index
 from tools.models.lifecycle import StageResources, ToolError
 
 
@@ -68,10 +68,26 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("status", help="list versions with status and which is active")
 
+    i = commands.add_parser(
+        "index",
+        help="embed the labelled photos into the stage's photo index (provisional answers)",
+    )
+    i.add_argument(
+        "--yes", action="store_true", help="go on without asking once the cost is printed"
+    )
+    i.add_argument(
+        "--dry-run", action="store_true", help="print what would be embedded and its cost only"
+    )
+
     e = commands.add_parser("evaluate", help="per-label precision, recall, F1 of a version")
     e.add_argument("version", help="version name or ARN")
     e.add_argument("--json", action="store_true")
     e.add_argument("--min-f1", type=float, default=0.0, help="exit 3 if the overall F1 is below")
+    e.add_argument(
+        "--no-provisional",
+        action="store_true",
+        help="skip the provisional classifier's scores (shown where the stage has an index)",
+    )
 
     p = commands.add_parser("promote", help="make a version the stage's active model")
     p.add_argument("version")
@@ -194,10 +210,24 @@ def run(args: argparse.Namespace, session: Any, out: Any = None, to_session: Any
             name = v["ProjectVersionArn"].split("/version/")[1].split("/")[0]
             units = v.get("MinInferenceUnits") or "-"
             print(f"{mark} {name:<24} {v['Status']:<22} {units} IU", file=out)
+    elif args.command == "index":
+        return _index(args, session, resources, out)
     elif args.command == "evaluate":
         evaluation = lifecycle.evaluate(rekognition, session.client("s3"), resources, args.version)
+        provisional = None
+        if resources.photo_index_arn and not args.no_provisional:
+            settings = _stage_settings(args.stage).provisional
+            provisional = photo_index.evaluate_provisional(
+                session.client("s3vectors"),
+                resources.photo_index_arn,
+                settings.k,
+                settings.min_similarity,
+            )
         if args.json:
-            print(json.dumps(asdict(evaluation), indent=2), file=out)
+            answer: dict[str, Any] = asdict(evaluation)
+            if provisional is not None:
+                answer["provisional"] = asdict(provisional)
+            print(json.dumps(answer, indent=2), file=out)
         else:
             header = ("label", "precision", "recall", "F1", "threshold", "images")
             print("{:<24} {:>9} {:>7} {:>6} {:>9} {:>6}".format(*header), file=out)
@@ -208,6 +238,8 @@ def run(args: argparse.Namespace, session: Any, out: Any = None, to_session: Any
                     file=out,
                 )
             print(f"overall F1 {evaluation.f1:.3f}", file=out)
+            if provisional is not None:
+                _print_provisional(evaluation, provisional, out)
         if evaluation.f1 < args.min_f1:
             print(f"F1 {evaluation.f1:.3f} is below --min-f1 {args.min_f1}", file=sys.stderr)
             return 3
@@ -284,6 +316,81 @@ def run(args: argparse.Namespace, session: Any, out: Any = None, to_session: Any
             removed = faces.remove_person(rekognition, dynamodb, resources, args.person)
             print(f"removed {len(removed)} face(s) of {args.person}", file=out)
     return 0
+
+
+def _stage_settings(stage: str) -> Any:
+    """The stage's config from cdk.json (the embedding model, k, the dataset prefix)."""
+    from tools.cost.cli import stage_config
+
+    return stage_config(stage)
+
+
+def _index(args: argparse.Namespace, session: Any, resources: StageResources, out: Any) -> int:
+    if not resources.photo_index_arn:
+        raise ToolError(
+            f"stage {resources.stage} has no photo index: set provisional.enabled in cdk.json "
+            "and deploy it"
+        )
+    config = _stage_settings(resources.stage)
+    target = photo_index.IndexTarget(
+        training_bucket=resources.training_bucket,
+        feedback_table=resources.feedback_table,
+        index_arn=resources.photo_index_arn,
+        dataset_prefix=config.retraining.dataset_prefix,
+        test_fraction=config.retraining.test_fraction,
+        model=photo_index.model_named(config.provisional.embedding_model),
+    )
+    s3, s3vectors = session.client("s3"), session.client("s3vectors")
+    work, skipped = photo_index.plan_index(s3, session.client("dynamodb"), s3vectors, target)
+    for key, reason in skipped:
+        print(f"skipped {key}: {reason}", file=sys.stderr)
+    print(photo_index.describe_plan(work, target.model), file=out)
+    if args.dry_run or (not work.to_embed and not work.stale):
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ToolError("not a terminal: add --yes to go on at that cost")
+        if input("go on? [y/N] ").strip().lower() not in {"y", "yes"}:
+            print("nothing embedded", file=out)
+            return 0
+    result = photo_index.run_index(
+        s3,
+        session.client("bedrock-runtime"),
+        s3vectors,
+        target,
+        work,
+        progress=lambda total: tqdm(total=total, unit="photo", desc="embed"),
+    )
+    for key, reason in result.skipped:
+        print(f"skipped {key}: {reason}", file=sys.stderr)
+    print(
+        f"embedded {result.embedded} (shrunk {result.shrunk} to the model's pixels), "
+        f"deleted {result.deleted}, skipped {len(result.skipped) + len(skipped)}",
+        file=out,
+    )
+    return 0
+
+
+def _print_provisional(evaluation: Any, provisional: Any, out: Any) -> None:
+    """The provisional classifier's scores beside the model's, label by label."""
+    model_f1 = {score.label: score.f1 for score in evaluation.labels}
+    print("", file=out)
+    print("provisional answers (nearest train photos vote; same test split):", file=out)
+    header = ("label", "precision", "recall", "F1", "model F1", "images")
+    print("{:<24} {:>9} {:>7} {:>6} {:>9} {:>6}".format(*header), file=out)
+    for score in provisional.labels:
+        theirs = model_f1.get(score.label)
+        print(
+            f"{score.label:<24} {score.precision:>9.3f} {score.recall:>7.3f} {score.f1:>6.3f} "
+            f"{'-' if theirs is None else f'{theirs:.3f}':>9} {score.test_images:>6}",
+            file=out,
+        )
+    print(
+        f"model F1 {evaluation.f1:.3f}, provisional {provisional.f1:.3f} "
+        f"({provisional.unanswered} of {provisional.test_photos} test photos had no train "
+        "photo similar enough)",
+        file=out,
+    )
 
 
 def main(argv: Sequence[str] | None = None, session: Any = None) -> int:

@@ -39,6 +39,10 @@ class StageResources:
     collection_id: str
     model_usage_table: str
     faces_table: str
+    feedback_table: str | None = None
+    """``FeedbackTableName`` (stacks deployed before it was an output lack it)."""
+    photo_index_arn: str | None = None
+    """``PhotoIndexArn``: only a stage with ``provisional.enabled`` has one."""
 
     @property
     def project_name(self) -> str:
@@ -60,6 +64,8 @@ def stage_resources(cloudformation: Any, stage: str) -> StageResources:
             collection_id=outputs["CollectionId"],
             model_usage_table=outputs["ModelUsageTableName"],
             faces_table=outputs["FacesTableName"],
+            feedback_table=outputs.get("FeedbackTableName"),
+            photo_index_arn=outputs.get("PhotoIndexArn"),
         )
     except KeyError as missing:
         raise ToolError(f"stack {stack} has no output {missing}; redeploy the stage") from None

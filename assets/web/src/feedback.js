@@ -112,6 +112,7 @@ export function createFeedback({ api }) {
         answered: state.answer.body.labels.slice(0, 50).map(({ name, confidence }) => ({ name, confidence })),
         label,
         new_label: !state.known.includes(label),
+        answer_source: state.answer.body.source ?? "model",
       });
       state.sent = label;
     } catch (problem) {

@@ -5,7 +5,9 @@
 // without metadata (no GPS position leaves the phone), and the result is
 // shrunk until it fits the tightest limits of the API:
 //
-// - longest side at most 4096 px and at least MIN_SIDE px on the shortest
+// - longest side at most 2048 px (the embedding model of provisional answers takes no
+//   more: Titan Multimodal Embeddings G1; DetectCustomLabels would take 4096) and at
+//   least MIN_SIDE px on the shortest
 //   side, aspect ratio at most 20:1 (DetectCustomLabels; the face APIs need
 //   80 px: https://docs.aws.amazon.com/rekognition/latest/customlabels-dg/limits.html,
 //   https://docs.aws.amazon.com/rekognition/latest/dg/limits.html);
@@ -14,7 +16,7 @@
 //   path (the upload path would allow 15 MB).
 
 export const LIMITS = Object.freeze({
-  maxSide: 4096,
+  maxSide: 2048,
   maxBytes: 4 * 1024 * 1024,
   maxAspectRatio: 20,
   minSide: Object.freeze({ labels: 64, search: 80, analyze: 80, codes: 32 }),

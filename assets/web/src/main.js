@@ -7,6 +7,8 @@ import { ImageRejected, prepareImage } from "./image.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_AUTOMATIC_RETRIES = 30; // about 30 min of a starting model at 60 s each
+const MODEL_POLL_MS = 30_000; // how often GET /v1/models is asked while an answer is provisional
+const MAX_MODEL_POLLS = 80; // 40 minutes: past the longest start AWS documents
 
 const state = {
   config: null,
@@ -23,6 +25,8 @@ const state = {
   pending: false, // a request waits for the network to come back
   lastProblem: null,
   feedback: null, // "Is this right?" and the review queue (feedback.js)
+  modelPoll: null, // timer asking GET /v1/models while the answer shown is provisional
+  models: null, // the last GET /v1/models answer (the status line)
 };
 
 function show(id, visible) {
@@ -181,7 +185,37 @@ function bar(name, value) {
   return item;
 }
 
+function provisionalText(body) {
+  if (body.model_status === "STARTING") return t("provisional", { minutes: body.ready_in_minutes ?? "?" });
+  if (body.start_reason === "daily_cap") return t("provisionalCapped");
+  if (body.start_reason === "sustained_demand") return t("provisionalSustained");
+  return t("provisionalStopped");
+}
+
+function renderNeighbours(neighbours) {
+  const list = $("neighbour-list");
+  list.replaceChildren();
+  for (const neighbour of neighbours ?? []) {
+    const item = document.createElement("li");
+    const img = document.createElement("img");
+    img.src = neighbour.thumbnail_url; // presigned for 5 minutes: shown now, never stored
+    img.alt = t("neighbourAlt", { label: neighbour.label, similarity: Number(neighbour.similarity).toFixed(2) });
+    img.loading = "lazy";
+    img.decoding = "async";
+    const caption = document.createElement("span");
+    caption.textContent = neighbour.label;
+    item.append(img, caption);
+    list.append(item);
+  }
+  show("neighbours", list.children.length > 0);
+}
+
 function renderLabels(body) {
+  const provisional = body.source === "provisional";
+  $("provisional").textContent = provisional ? provisionalText(body) : "";
+  show("provisional", provisional);
+  $("results").dataset.source = body.source ?? "model";
+  if (provisional) renderNeighbours(body.neighbours);
   const list = $("result-list");
   const shown = body.labels.filter((label) => label.confidence >= threshold());
   for (const label of shown) {
@@ -301,6 +335,9 @@ function renderResult() {
   $("boxes").replaceChildren();
   $("results-note").textContent = "";
   $("hidden-count").textContent = "";
+  show("provisional", false);
+  show("neighbours", false);
+  delete $("results").dataset.source;
   const result = state.result;
   if (!result) {
     show("results", false);
@@ -343,12 +380,74 @@ async function run({ automatic = false } = {}) {
     renderResult();
     state.feedback.show(currentMode === "labels" ? { s3Key: state.s3Key, body } : null);
     setStatus(t("done"));
+    stopModelPoll();
+    if (currentMode === "labels" && body.source === "provisional") startModelPoll(state.s3Key);
+    if (currentMode === "labels") refreshModelStatus();
   } catch (problem) {
     state.result = null;
     renderResult();
     state.feedback?.show(null);
     handleProblem(problem);
   }
+}
+
+function stopModelPoll() {
+  clearInterval(state.modelPoll?.timer);
+  state.modelPoll = null;
+}
+
+/** While a provisional answer is shown, ask GET /v1/models; once the active version is
+ * RUNNING, ask the model itself about the same upload (its next attempt). */
+function startModelPoll(s3Key) {
+  const poll = { s3Key, count: 0, timer: null };
+  poll.timer = setInterval(async () => {
+    poll.count += 1;
+    if (state.modelPoll !== poll || state.s3Key !== s3Key || mode() !== "labels" || poll.count > MAX_MODEL_POLLS) {
+      if (state.modelPoll === poll) stopModelPoll();
+      return;
+    }
+    const models = await refreshModelStatus();
+    const active = models?.versions?.find((v) => v.active);
+    if (state.modelPoll === poll && active?.status === "RUNNING") {
+      stopModelPoll();
+      setStatus(t("provisionalReask"));
+      run({ automatic: true });
+    }
+  }, MODEL_POLL_MS);
+  state.modelPoll = poll;
+}
+
+function renderModelStatus() {
+  const models = state.models;
+  const active = models?.versions?.find((v) => v.active);
+  if (!active) {
+    show("model-status", false);
+    return;
+  }
+  const usage = models.usage;
+  $("model-status").textContent = usage
+    ? t("modelStatus", {
+        version: active.model_version,
+        status: active.status,
+        today: usage.today_unit_hours.toFixed(2),
+        todayUsd: usage.today_usd.toFixed(2),
+        month: usage.month_unit_hours.toFixed(2),
+        monthUsd: usage.month_usd.toFixed(2),
+      })
+    : t("modelStatusNoUsage", { version: active.model_version, status: active.status });
+  $("model-status").dataset.status = active.status;
+  show("model-status", true);
+}
+
+/** GET /v1/models for the status line; a failure leaves the line as it was. */
+async function refreshModelStatus() {
+  try {
+    state.models = await state.api.models();
+  } catch {
+    return null;
+  }
+  renderModelStatus();
+  return state.models;
 }
 
 function choosePhoto(event) {
@@ -359,6 +458,7 @@ function choosePhoto(event) {
   state.prepared = null;
   state.s3Key = null;
   state.result = null;
+  stopModelPoll();
   state.feedback?.show(null);
   run();
 }
@@ -368,6 +468,7 @@ function wire() {
     setLanguage(event.target.value);
     if (state.prepared) renderPreview();
     renderResult();
+    renderModelStatus();
     state.feedback?.rerender();
     if (state.lastProblem && !state.timer) handleProblem(state.lastProblem);
   });
@@ -452,6 +553,7 @@ async function start() {
   }
   $("user-name").textContent = user.profile.email ?? user.profile["cognito:username"] ?? user.profile.sub;
   show("signed-in", true);
+  refreshModelStatus();
   await state.feedback.start(user);
 }
 

@@ -38,6 +38,7 @@ from shared.pointer import POINTER_KEY as ACTIVE_POINTER_KEY
 from tests.support.api_events import (
     USER,
     LambdaContext,
+    api_settings,
     b64,
     check_contract,
     image_bytes,
@@ -55,27 +56,11 @@ VERSION = (
 BUCKET = f"imgrec-dev-uploads-{ACCOUNT}"
 USAGE_TABLE = "Dev-Data-ModelUsageTable-1ABCDEF"
 FACES_TABLE = "Dev-Data-FacesTable-2ABCDEF"
-SETTINGS = calls.Settings(
+SETTINGS = api_settings(
     project_arn=PROJECT,
-    collection_id="imgrec-dev-faces",
     model_usage_table=USAGE_TABLE,
     faces_table=FACES_TABLE,
     uploads_bucket=BUCKET,
-    auto_start=True,
-    min_inference_units=1,
-    upload_url_expiry_seconds=300,
-    training_bucket="",
-    feedback_table="",
-    review_below_confidence=0,
-    daily_unit_hour_cap=8,
-    sustained_minutes_with_requests=0,
-    sustained_within_minutes=15,
-    provisional_enabled=False,
-    provisional_k=5,
-    provisional_min_similarity=0.6,
-    embedding_model="titan-multimodal-g1",
-    photo_index_arn="",
-    usd_per_inference_unit_hour=4,
 )
 AWS_MESSAGE = f"User: arn:aws:sts::{ACCOUNT}:assumed-role/x is not authorized on {BUCKET}"
 """What AWS says in an error: it names the account and the bucket; it must stay in the logs."""
@@ -224,7 +209,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     ]
     for stubber in stubbers:
         stubber.activate()
-    yield Aws(clients, *stubbers, sleeps=sleeps)
+    rekognition, s3, dynamodb, bedrock, s3vectors = stubbers
+    yield Aws(clients, rekognition, s3, dynamodb, bedrock, s3vectors, sleeps=sleeps)
     for stubber in stubbers:
         stubber.assert_no_pending_responses()
         stubber.deactivate()

@@ -20,6 +20,7 @@ from tests.support.api_events import (
     OTHER_USER,
     USER,
     LambdaContext,
+    api_settings,
     b64,
     check_contract,
     image_bytes,
@@ -32,27 +33,11 @@ PROJECT = (
     "arn:aws:rekognition:ap-northeast-1:123456789012:project/imgrec-dev-custom-labels/1700000000000"
 )
 VERSION = "arn:aws:rekognition:ap-northeast-1:123456789012:project/imgrec-dev-custom-labels/version/v1/1700000000001"
-SETTINGS = calls.Settings(
+SETTINGS = api_settings(
     project_arn=PROJECT,
-    collection_id="imgrec-dev-faces",
     model_usage_table="usage",
     faces_table="faces",
     uploads_bucket="uploads",
-    auto_start=True,
-    min_inference_units=1,
-    upload_url_expiry_seconds=300,
-    training_bucket="",
-    feedback_table="",
-    review_below_confidence=0,
-    daily_unit_hour_cap=8,
-    sustained_minutes_with_requests=0,
-    sustained_within_minutes=15,
-    provisional_enabled=False,
-    provisional_k=5,
-    provisional_min_similarity=0.6,
-    embedding_model="titan-multimodal-g1",
-    photo_index_arn="",
-    usd_per_inference_unit_hour=4,
 )
 JPEG = image_bytes(640, 480)
 

@@ -46,6 +46,8 @@ SETTINGS = steps.Settings(
     test_fraction=0.2,
     max_f1_drop=0.02,
     min_f1=0.8,
+    photo_index_arn="",
+    embedding_model="titan-multimodal-g1",
 )
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 CUTOFF = "2026-11-23T03:00:00+00:00"
@@ -602,6 +604,8 @@ def test_handlers_read_their_settings_from_the_function_environment(
         "TEST_FRACTION": "0.2",
         "MAX_F1_DROP": "0.02",
         "MIN_F1": "0.8",
+        "PHOTO_INDEX_ARN": "",
+        "EMBEDDING_MODEL": "titan-multimodal-g1",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
