@@ -10,7 +10,6 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
 
 import boto3
 import pytest
@@ -54,7 +53,10 @@ class Clients:
             body = json.dumps({"embedding": VECTOR}).encode()
             self.bedrock_stub.add_response(
                 "invoke_model",
-                {"body": StreamingBody(io.BytesIO(body), len(body)), "contentType": "application/json"},
+                {
+                    "body": StreamingBody(io.BytesIO(body), len(body)),
+                    "contentType": "application/json",
+                },
                 {
                     "modelId": TITAN.model_id,
                     "body": TITAN.request_body(JPEG, "JPEG"),
@@ -90,9 +92,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clients]:
                 clients.s3.put_object(
                     Bucket="training", Key=f"datasets/qr/{label}/{i}.jpg", Body=JPEG
                 )
-        monkeypatch.setattr(
-            cli, "_resources", lambda *_: replace(RESOURCES, photo_index_arn=INDEX)
-        )
+        monkeypatch.setattr(cli, "_resources", lambda *_: replace(RESOURCES, photo_index_arn=INDEX))
         with clients.bedrock_stub, clients.vectors_stub:
             yield clients
             clients.bedrock_stub.assert_no_pending_responses()
@@ -146,9 +146,7 @@ def test_yes_embeds_what_is_new_and_says_what_it_did(aws: Clients) -> None:
         ("AccessDeniedException", "enable access to the model in the Bedrock console"),
     ],
 )
-def test_a_failure_says_how_far_it_got_and_how_to_go_on(
-    aws: Clients, code: str, says: str
-) -> None:
+def test_a_failure_says_how_far_it_got_and_how_to_go_on(aws: Clients, code: str, says: str) -> None:
     aws.indexed()
     aws.embeds(1)
     aws.bedrock_stub.add_client_error("invoke_model", code, "no", 400)
@@ -164,17 +162,16 @@ def test_a_stage_without_an_index_is_told_how_to_get_one(
 ) -> None:
     monkeypatch.setattr(cli, "_resources", lambda *_: RESOURCES)
 
-    with pytest.raises(ToolError, match="set provisional.enabled"):
+    with pytest.raises(ToolError, match=r"set provisional\.enabled"):
         run(aws)
 
 
 def test_scores_are_per_label_precision_recall_and_f1_of_the_top_vote() -> None:
-    evaluation = photo_index.score(
-        [("a", "a"), ("a", "a"), ("a", "b"), ("b", "b"), ("b", None)]
-    )
+    evaluation = photo_index.score([("a", "a"), ("a", "a"), ("a", "b"), ("b", "b"), ("b", None)])
 
     a, b = evaluation.labels
-    assert (a.label, a.precision, a.recall) == ("a", 1.0, pytest.approx(2 / 3))
+    assert (a.label, a.precision) == ("a", 1.0)
+    assert a.recall == pytest.approx(2 / 3)
     assert (b.label, b.precision, b.recall) == ("b", 0.5, 0.5)
     assert a.f1 == pytest.approx(0.8)
     assert evaluation.f1 == pytest.approx((0.8 + 0.5) / 2)
@@ -190,7 +187,11 @@ def test_the_provisional_vote_uses_train_photos_only() -> None:
             {
                 "vectors": [
                     {"key": "t1", "data": test_vector, "metadata": {"label": "a", "split": "test"}},
-                    {"key": "r1", "data": test_vector, "metadata": {"label": "a", "split": "train"}},
+                    {
+                        "key": "r1",
+                        "data": test_vector,
+                        "metadata": {"label": "a", "split": "train"},
+                    },
                 ]
             },
             {"indexArn": INDEX, "returnData": True, "returnMetadata": True},
@@ -224,5 +225,5 @@ def test_an_index_without_test_photos_is_told_to_run_index() -> None:
     s3vectors = boto3.client("s3vectors", region_name=REGION)
     with Stubber(s3vectors) as stub:
         stub.add_response("list_vectors", {"vectors": []})
-        with pytest.raises(ToolError, match="run 'python -m tools.models index'"):
+        with pytest.raises(ToolError, match=r"run .python -m tools\.models index."):
             photo_index.evaluate_provisional(s3vectors, INDEX, 5, 0.6)
