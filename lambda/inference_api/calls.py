@@ -72,9 +72,7 @@ class Settings:
     stack from the stage's config (:func:`shared.environment.load` reads them)."""
 
     project_arn: str
-    collection_id: str
     model_usage_table: str
-    faces_table: str
     uploads_bucket: str
     auto_start: bool = field(metadata={"env": "AUTO_START_ON_DEMAND"})
     min_inference_units: int

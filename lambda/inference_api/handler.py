@@ -8,8 +8,8 @@ Routes (all under ``/v1``; bodies are JSON; errors are
 * ``POST /v1/labels`` -> DetectCustomLabels on the stage's active model; while it is
   not RUNNING, a provisional answer from the nearest labelled photos
   (:mod:`inference_api.provisional`) where the stage has them.
-* ``POST /v1/faces/search`` -> SearchFacesByImage (largest face only, said so).
-* ``POST /v1/faces/analyze`` -> DetectFaces with all attributes.
+* ``POST /v1/faces/search``, ``/v1/faces/analyze`` -> everyone in the photo
+  (the faces function, :mod:`inference_api.faces_handler`).
 * ``GET /v1/models`` -> the project's versions by name and which is active.
 * ``POST /v1/feedback`` -> the right label for an upload, copied into the
   training data pending review (:mod:`inference_api.feedback`).
@@ -41,7 +41,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from shared import environment
 
-from inference_api import body, calls, faces, images, labels, model_versions
+from inference_api import body, calls, images, labels, model_versions
 from inference_api.errors import ApiError, from_aws
 
 if TYPE_CHECKING:
@@ -195,24 +195,6 @@ def detect_labels() -> dict[str, Any]:
     else:
         metrics.add_metric(name="ProvisionalAnswers", unit=MetricUnit.Count, value=1)
     return result
-
-
-@app.post("/v1/faces/search")
-@tracer.capture_method(capture_response=False)
-def faces_search() -> dict[str, Any]:
-    user = _user_id()
-    request = _body(_schema().FaceSearchRequest)
-    return faces.search_faces(
-        settings(), clients(), user, request.image, request.max_faces, request.face_match_threshold
-    )
-
-
-@app.post("/v1/faces/analyze")
-@tracer.capture_method(capture_response=False)
-def faces_analyze() -> dict[str, Any]:
-    user = _user_id()
-    request = _body(_schema().FaceAnalyzeRequest)
-    return faces.analyze_faces(settings(), clients(), user, request.image)
 
 
 @app.get("/v1/models")

@@ -98,8 +98,19 @@ class LabelsRequest(_Body):
 
 class FaceSearchRequest(_Body):
     image: ImageRef
-    max_faces: int = Field(default=5, ge=1, le=4096)
-    face_match_threshold: float = Field(default=80, ge=0, le=100)
+    max_faces: int = Field(
+        default=10,
+        ge=1,
+        le=10,
+        description="faces searched at most, largest first (each is one billed "
+        "SearchUsersByImage call); the others are answered not_searched",
+    )
+    face_match_threshold: float = Field(
+        default=80,
+        ge=0,
+        le=100,
+        description="percent: a face whose best person is under it is unknown",
+    )
 
 
 class FaceAnalyzeRequest(_Body):
@@ -335,21 +346,30 @@ class ReviewResponse(_Answer):
     label: str | None
 
 
-class SearchedFace(_Answer):
-    bounding_box: BoundingBox | None
-    confidence: float | None
-
-
-class FaceMatch(_Answer):
-    person_id: str | None = Field(description="null when the face is not in the faces table")
-    face_id: str
+class Person(_Answer):
+    name: str = Field(description="the person's name, as enrolled (any script)")
+    user_id: str = Field(description="the collection's UserId for that name")
     similarity: float = Field(description="percent, 0-100")
 
 
+class FoundFace(_Answer):
+    bounding_box: BoundingBox | None
+    confidence: float | None = Field(description="percent: that this is a face")
+    status: Literal["matched", "unknown", "not_searched"] = Field(
+        description="matched: a person at or over face_match_threshold; unknown: nobody is; "
+        "not_searched: see reason"
+    )
+    person: Person | None = Field(description="the best match when matched")
+    reason: Literal["over_limit", "too_small", "unsearchable", "no_time_left"] | None = Field(
+        description="why a face was not searched: past max_faces, under 40 px, its crop "
+        "held no face Rekognition could search, or the function's time ran out"
+    )
+
+
 class FaceSearchResponse(_Answer):
-    note: str
-    searched_face: SearchedFace | None = Field(description="null when no face was found")
-    matches: list[FaceMatch] = Field(description="highest similarity first")
+    faces: list[FoundFace] = Field(description="every face found, largest first; [] for none")
+    faces_found: int = Field(ge=0)
+    faces_searched: int = Field(ge=0, description="SearchUsersByImage calls made (billed)")
 
 
 class AgeRange(_Answer):
@@ -498,7 +518,8 @@ ROUTES = (
     Route(
         "POST",
         "/v1/faces/search",
-        "Who this is: the largest face searched in the stage's collection (SearchFacesByImage)",
+        "Who is in the photo: every face (up to max_faces, largest first) searched among "
+        "the stage's people (DetectFaces, then SearchUsersByImage on each face's crop)",
         FaceSearchRequest,
         FaceSearchResponse,
         BODY_ERRORS + IMAGE_ERRORS + COMMON_ERRORS,

@@ -20,5 +20,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "/v1/codes"),
 )
 CODE_READER_ROUTES = frozenset({("POST", "/v1/codes")})
-"""Served by the code reader's own function (its layer holds the native decoder);
-every other route by the API's function."""
+"""Served by the code reader's own function (its layer holds the native decoder)."""
+FACE_ROUTES = frozenset({("POST", "/v1/faces/search"), ("POST", "/v1/faces/analyze")})
+"""Served by the faces function (its layer holds Pillow, for the face crops); every other
+route by the API's function."""

@@ -19,10 +19,9 @@ GetObject under ``users/``, and DetectText only where ``codes.text_fallback``
 is on; its layer holds the native decoder (``stacks.native_layer``).
 
 Permissions: DetectCustomLabels and StartProjectVersion on this project's
-versions, DescribeProjectVersions on the project, SearchFacesByImage on the
-collection, DetectFaces (no resource-level permissions exist for it),
-GetObject/PutObject under ``users/`` in the uploads bucket, GetItem and
-UpdateItem on the model usage table, BatchGetItem on the faces table;
+versions, DescribeProjectVersions on the project, GetObject/PutObject under
+``users/`` in the uploads bucket, GetItem and UpdateItem on the model usage
+table (the face routes are the faces function's: ``face_reader``);
 for feedback, Get/Put/DeleteObject under ``feedback/`` in the training
 bucket, Get/Put/UpdateItem on the feedback table and Query on its status index;
 with ``provisional.enabled``, InvokeModel on the one embedding model's
@@ -48,13 +47,14 @@ from constructs import Construct
 from shared.embeddings import MODELS
 from shared.layout import DATASETS_PREFIX, FEEDBACK_BY_STATUS_INDEX, FEEDBACK_PREFIX
 from shared.layout import UPLOADS_PREFIX as UPLOAD_PREFIX
-from shared.routes import API_VERSION_PREFIX, CODE_READER_ROUTES, ROUTES
+from shared.routes import API_VERSION_PREFIX, CODE_READER_ROUTES, FACE_ROUTES, ROUTES
 
 from stacks.building_blocks import RETENTION, foundation_model_arn, python_function
 from stacks.config import StageConfig
 from stacks.data.recognition import Recognition
 from stacks.data.vectors import PhotoIndex
 from stacks.service.code_reader import CodeReader
+from stacks.service.face_reader import FaceReader
 
 ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
@@ -100,6 +100,7 @@ class InferenceApi(Construct):
     :ivar function: the Lambda function behind every route but ``/v1/codes``.
     :ivar code_reader: the code reader's function (``POST /v1/codes``).
     :ivar native_layer: its layer of native wheels (Pillow...), which other functions reuse.
+    :ivar face_reader: the faces function (``POST /v1/faces/*``).
     :ivar api: the REST API (``api.url`` ends with the stage name).
     :ivar web_acl: the WAFv2 web ACL, or None when the stage has none.
     """
@@ -112,7 +113,6 @@ class InferenceApi(Construct):
         config: StageConfig,
         recognition: Recognition,
         model_usage: dynamodb.ITable,
-        faces: dynamodb.ITable,
         uploads: s3.IBucket,
         user_pool: cognito.IUserPool,
         training: s3.IBucket,
@@ -133,9 +133,7 @@ class InferenceApi(Construct):
             timeout=Duration.seconds(28),
             environment={
                 "PROJECT_ARN": recognition.project_arn,
-                "COLLECTION_ID": recognition.collection.collection_id,
                 "MODEL_USAGE_TABLE": model_usage.table_name,
-                "FACES_TABLE": faces.table_name,
                 "UPLOADS_BUCKET": uploads.bucket_name,
                 "AUTO_START_ON_DEMAND": "true" if config.auto_start_on_demand else "false",
                 "SUSTAINED_MINUTES_WITH_REQUESTS": str(
@@ -159,13 +157,21 @@ class InferenceApi(Construct):
                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
             },
         )
-        self._grant(recognition, model_usage, faces, uploads)
+        self._grant(recognition, model_usage, uploads)
         self._grant_feedback(training, feedback)
         if photo_index is not None:
             self._grant_provisional(config, photo_index, training)
         reader = CodeReader(self, "CodeReader", config=config, uploads=uploads)
         self.code_reader = reader.function
         self.native_layer = reader.layer
+        self.face_reader = FaceReader(
+            self,
+            "FaceReader",
+            config=config,
+            recognition=recognition,
+            uploads=uploads,
+            layer=reader.layer,
+        ).function
         self.api = self._build_api(config, user_pool)
         self.web_acl = self._build_waf(config) if config.waf_enabled else None
 
@@ -173,7 +179,6 @@ class InferenceApi(Construct):
         self,
         recognition: Recognition,
         model_usage: dynamodb.ITable,
-        faces: dynamodb.ITable,
         uploads: s3.IBucket,
     ) -> None:
         fn: lambda_.Function = self.function
@@ -183,17 +188,11 @@ class InferenceApi(Construct):
                 [recognition.project_versions_arn_pattern],
             ),
             (["rekognition:DescribeProjectVersions"], [recognition.project_arn]),
-            (["rekognition:SearchFacesByImage"], [recognition.collection_arn]),
-            (["rekognition:DetectFaces"], ["*"]),
             (["s3:GetObject", "s3:PutObject"], [uploads.arn_for_objects(f"{UPLOAD_PREFIX}*")]),
         ]
         for actions, resources in statements:
             fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
         model_usage.grant(fn, "dynamodb:GetItem", "dynamodb:UpdateItem")
-        # Not faces.grant(): that adds the table's index/* ARNs, which a key lookup never needs.
-        fn.add_to_role_policy(
-            iam.PolicyStatement(actions=["dynamodb:BatchGetItem"], resources=[faces.table_arn])
-        )
 
     def _grant_feedback(self, training: s3.IBucket, feedback: dynamodb.ITable) -> None:
         """Copies into, reads (presigned review images) and deletes under ``feedback/`` only;
@@ -280,6 +279,9 @@ class InferenceApi(Construct):
         code_reader = apigw.LambdaIntegration(
             self.code_reader, timeout=Duration.seconds(29), allow_test_invoke=False
         )
+        face_reader = apigw.LambdaIntegration(
+            self.face_reader, timeout=Duration.seconds(29), allow_test_invoke=False
+        )
         v1 = api.root.add_resource("v1")
         for method, path in ROUTES:
             resource: apigw.IResource = v1
@@ -287,7 +289,11 @@ class InferenceApi(Construct):
                 resource = resource.get_resource(part) or resource.add_resource(part)
             resource.add_method(
                 method,
-                code_reader if (method, path) in CODE_READER_ROUTES else integration,
+                code_reader
+                if (method, path) in CODE_READER_ROUTES
+                else face_reader
+                if (method, path) in FACE_ROUTES
+                else integration,
                 authorizer=authorizer,
                 authorization_type=apigw.AuthorizationType.COGNITO,
             )

@@ -60,7 +60,6 @@ class ServiceStack(Stack):
             config=config,
             recognition=data.recognition,
             model_usage=data.tables.model_usage,
-            faces=data.tables.faces,
             uploads=data.storage.uploads,
             user_pool=data.identity.user_pool,
             training=data.storage.training,

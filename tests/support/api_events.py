@@ -13,6 +13,7 @@ from tools.bench.events import (
     LambdaContext,
     api_settings,
     b64,
+    group_photo,
     image_bytes,
     rest_event,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "api_settings",
     "b64",
     "check_contract",
+    "group_photo",
     "image_bytes",
     "reload_handler",
     "rest_event",
@@ -54,13 +56,15 @@ def check_contract(event: dict[str, Any], status: int, body: dict[str, Any]) -> 
 
 def reload_handler() -> Any:
     """Reload ``inference_api.handler`` (it reads ``ALLOWED_ORIGINS`` at import), and the
-    code reader's entry point with it, which registers its route on the handler's resolver."""
+    code reader's and faces function's entry points with it, which register their routes
+    on the handler's resolver."""
     import importlib
     import sys
 
     from inference_api import handler
 
     reloaded = importlib.reload(handler)
-    if "inference_api.codes_handler" in sys.modules:
-        importlib.reload(sys.modules["inference_api.codes_handler"])
+    for entry_point in ("inference_api.codes_handler", "inference_api.faces_handler"):
+        if entry_point in sys.modules:
+            importlib.reload(sys.modules[entry_point])
     return reloaded

@@ -10,13 +10,13 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 from moto import mock_aws
 from shared.pointer import POINTER_KEY as ACTIVE_POINTER_KEY
 
 from tests.support.api_events import image_bytes
 from tools.models import __main__ as cli
-from tools.models import faces, lifecycle
+from tools.models import lifecycle
 from tools.models.lifecycle import StageResources, ToolError
 
 REGION = "ap-northeast-1"
@@ -369,69 +369,6 @@ def test_aws_errors_are_reported_with_what_failed(
         "AWS refused DescribeProjectVersions: AccessDeniedException: not allowed"
         in capsys.readouterr().err
     )
-
-
-def test_faces_enroll_reports_no_face_and_several_faces(aws: Aws, tmp_path: Path) -> None:
-    jpg = image_bytes(400, 400)
-    for person, photo in (("hanako", "1.jpg"), ("hanako", "group.jpg"), ("taro", "wall.jpg")):
-        (tmp_path / person).mkdir(exist_ok=True)
-        (tmp_path / person / photo).write_bytes(jpg)
-    (tmp_path / "taro" / "tiny.jpg").write_bytes(image_bytes(50, 50))
-
-    def index(person: str, response: dict[str, Any]) -> None:
-        aws.stubber.add_response(
-            "index_faces",
-            response,
-            {
-                "CollectionId": "imgrec-dev-faces",
-                "Image": {"Bytes": ANY},
-                "ExternalImageId": person,
-                "MaxFaces": 1,
-                "QualityFilter": "AUTO",
-                "DetectionAttributes": ["DEFAULT"],
-            },
-        )
-
-    index("hanako", {"FaceRecords": [{"Face": {"FaceId": "f-1"}}]})
-    index(
-        "hanako",
-        {
-            "FaceRecords": [{"Face": {"FaceId": "f-2"}}],
-            "UnindexedFaces": [{"Reasons": ["EXCEEDS_MAX_FACES"]}],
-        },
-    )
-    index("taro", {"FaceRecords": [], "UnindexedFaces": [{"Reasons": ["LOW_BRIGHTNESS"]}]})
-
-    report = faces.enroll(aws.rekognition, aws.dynamodb, RESOURCES, tmp_path)
-
-    assert report.indexed == [
-        ("hanako", "hanako/1.jpg", "f-1"),
-        ("hanako", "hanako/group.jpg", "f-2"),
-    ]
-    problems = dict(report.problems)
-    assert problems["hanako/group.jpg"] == "several faces: only the largest was indexed"
-    assert problems["taro/wall.jpg"] == "no usable face (LOW_BRIGHTNESS)"
-    assert "at least 80 px" in problems["taro/tiny.jpg"]
-    assert faces.list_people(aws.dynamodb, RESOURCES) == {"hanako": ["f-1", "f-2"]}
-
-
-def test_faces_remove_deletes_from_collection_and_table(aws: Aws) -> None:
-    for face_id in ("f-1", "f-2"):
-        aws.dynamodb.put_item(
-            TableName="faces", Item={"face_id": {"S": face_id}, "person_id": {"S": "hanako"}}
-        )
-    aws.stubber.add_response(
-        "delete_faces",
-        {"DeletedFaces": ["f-1", "f-2"]},
-        {"CollectionId": "imgrec-dev-faces", "FaceIds": ["f-1", "f-2"]},
-    )
-
-    removed = faces.remove_person(aws.rekognition, aws.dynamodb, RESOURCES, "hanako")
-
-    assert removed == ["f-1", "f-2"]
-    assert faces.list_people(aws.dynamodb, RESOURCES) == {}
-    with pytest.raises(ToolError, match="no faces enrolled for 'hanako'"):
-        faces.remove_person(aws.rekognition, aws.dynamodb, RESOURCES, "hanako")
 
 
 def test_missing_credentials_are_explained(

@@ -188,7 +188,6 @@ def warm_requests() -> dict[str, tuple[float, float]]:
     settings = api_settings(
         project_arn="arn:aws:rekognition:us-east-1:123456789012:project/p/1",
         model_usage_table="usage",
-        faces_table="faces",
         uploads_bucket="uploads",
     )
     handler.settings = lambda: settings  # type: ignore[assignment]

@@ -92,7 +92,6 @@ class LambdaContext:
 
 
 API_DEFAULTS: dict[str, Any] = {
-    "collection_id": "imgrec-dev-faces",
     "auto_start": True,
     "min_inference_units": 1,
     "upload_url_expiry_seconds": 300,
@@ -118,3 +117,43 @@ def api_settings(**fields: Any) -> Any:
     from inference_api.calls import Settings
 
     return Settings(**{**API_DEFAULTS, **fields})
+
+
+GROUP_FACES = (
+    (0.08, 0.22, 0.2, 0.3),
+    (0.4, 0.18, 0.22, 0.33),
+    (0.72, 0.26, 0.18, 0.27),
+)
+"""Boxes (left, top, width, height ratios) of the three faces :func:`group_photo` draws:
+the boxes of ``assets/web/recorded/rekognition/faces-search.json``."""
+
+
+def group_photo(width: int = 960, height: int = 640) -> bytes:
+    """A JPEG of three drawn "faces" (skin-coloured ovals with eyes) at :data:`GROUP_FACES`:
+    the offline preview's and the tests' group photo (no real person's face)."""
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", (width, height), (90, 120, 150))
+    draw = ImageDraw.Draw(image)
+    for left, top, w, h in GROUP_FACES:
+        x0, y0, x1, y1 = left * width, top * height, (left + w) * width, (top + h) * height
+        draw.ellipse((x0, y0, x1, y1), fill=(236, 196, 160))
+        eye = (x1 - x0) / 10
+        for cx in (x0 + (x1 - x0) * 0.33, x0 + (x1 - x0) * 0.67):
+            cy = y0 + (y1 - y0) * 0.4
+            draw.ellipse((cx - eye, cy - eye, cx + eye, cy + eye), fill=(40, 30, 30))
+        draw.arc(
+            (
+                x0 + (x1 - x0) * 0.3,
+                y0 + (y1 - y0) * 0.55,
+                x1 - (x1 - x0) * 0.3,
+                y1 - (y1 - y0) * 0.15,
+            ),
+            20,
+            160,
+            fill=(150, 60, 60),
+            width=3,
+        )
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()

@@ -20,7 +20,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 from tqdm import tqdm
 
-from tools.models import crossaccount, faces, lifecycle, manifest, photo_index
+from tools.models import crossaccount, lifecycle, manifest, photo_index
 from tools.models.lifecycle import StageResources, ToolError
 
 
@@ -128,13 +128,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--version-name", help="name of the copy (default: the source's name)")
 
-    f = commands.add_parser("faces", help="enroll, list or remove people's faces")
-    fc = f.add_subparsers(dest="faces_command", required=True, metavar="ACTION")
-    fe = fc.add_parser("enroll", help="index <person>/<photo> into the collection")
-    fe.add_argument("folder", type=Path)
-    fc.add_parser("list", help="people and their face ids")
-    fr = fc.add_parser("remove", help="delete a person's faces")
-    fr.add_argument("person")
     return parser
 
 
@@ -301,20 +294,6 @@ def run(args: argparse.Namespace, session: Any, out: Any = None, to_session: Any
             + (f" --min-f1 {args.min_f1:g}" if args.min_f1 else ""),
             file=out,
         )
-    elif args.command == "faces":
-        dynamodb = session.client("dynamodb")
-        if args.faces_command == "enroll":
-            report = faces.enroll(rekognition, dynamodb, resources, args.folder)
-            for person, photo, face_id in report.indexed:
-                print(f"indexed {photo} -> {person} ({face_id})", file=out)
-            for photo, reason in report.problems:
-                print(f"problem {photo}: {reason}", file=sys.stderr)
-        elif args.faces_command == "list":
-            for person, ids in faces.list_people(dynamodb, resources).items():
-                print(f"{person}: {len(ids)} face(s)", file=out)
-        else:
-            removed = faces.remove_person(rekognition, dynamodb, resources, args.person)
-            print(f"removed {len(removed)} face(s) of {args.person}", file=out)
     return 0
 
 

@@ -32,7 +32,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from botocore.stub import Stubber
-from inference_api import calls, errors, faces, handler, images, labels
+from inference_api import calls, errors, handler, images, labels
 from shared.pointer import POINTER_KEY as ACTIVE_POINTER_KEY
 
 from tests.support.api_events import (
@@ -55,16 +55,14 @@ VERSION = (
 )
 BUCKET = f"imgrec-dev-uploads-{ACCOUNT}"
 USAGE_TABLE = "Dev-Data-ModelUsageTable-1ABCDEF"
-FACES_TABLE = "Dev-Data-FacesTable-2ABCDEF"
 SETTINGS = api_settings(
     project_arn=PROJECT,
     model_usage_table=USAGE_TABLE,
-    faces_table=FACES_TABLE,
     uploads_bucket=BUCKET,
 )
 AWS_MESSAGE = f"User: arn:aws:sts::{ACCOUNT}:assumed-role/x is not authorized on {BUCKET}"
 """What AWS says in an error: it names the account and the bucket; it must stay in the logs."""
-SECRETS = (ACCOUNT, "arn:", BUCKET, USAGE_TABLE, FACES_TABLE, "imgrec-dev-custom-labels")
+SECRETS = (ACCOUNT, "arn:", BUCKET, USAGE_TABLE, "imgrec-dev-custom-labels")
 JPEG = image_bytes(640, 480)
 POINTER_KEY = {"project_version_arn": {"S": ACTIVE_POINTER_KEY}}
 
@@ -292,69 +290,6 @@ def test_usage_write_timeout_keeps_the_answer(aws: Aws) -> None:
     assert status == 200
     assert body["labels"] == []
     assert len(attempts) == calls.BUDGETS["dynamodb"].max_attempts
-
-
-def test_faces_table_throttled_is_429_not_nameless_matches(aws: Aws) -> None:
-    aws.rekognition.add_response(
-        "search_faces_by_image",
-        {"FaceMatches": [{"Similarity": 97.0, "Face": {"FaceId": "f-1"}}]},
-    )
-    aws.dynamodb.add_client_error(
-        "batch_get_item", "ProvisionedThroughputExceededException", AWS_MESSAGE, 400
-    )
-
-    status, body, _ = aws.call(
-        rest_event("POST", "/v1/faces/search", {"image": {"bytes": b64(JPEG)}})
-    )
-
-    assert (status, body["error"]["code"]) == (429, "throttled")
-
-
-FACE_KEYS = {
-    FACES_TABLE: {"Keys": [{"face_id": {"S": "f-1"}}], "ProjectionExpression": "face_id, person_id"}
-}
-
-
-def _one_face_matched(aws: Aws) -> dict[str, Any]:
-    """SearchFacesByImage matches face f-1; returns the BatchGetItem request that names it."""
-    aws.rekognition.add_response(
-        "search_faces_by_image",
-        {"FaceMatches": [{"Similarity": 97.0, "Face": {"FaceId": "f-1"}}]},
-    )
-    return FACE_KEYS
-
-
-def test_faces_unprocessed_keys_are_asked_again(aws: Aws) -> None:
-    keys = _one_face_matched(aws)
-    aws.dynamodb.add_response(
-        "batch_get_item",
-        {"Responses": {FACES_TABLE: []}, "UnprocessedKeys": keys},
-        {"RequestItems": keys},
-    )
-    aws.dynamodb.add_response(
-        "batch_get_item",
-        {"Responses": {FACES_TABLE: [{"face_id": {"S": "f-1"}, "person_id": {"S": "hanako"}}]}},
-        {"RequestItems": keys},
-    )
-
-    status, body, _ = aws.call(
-        rest_event("POST", "/v1/faces/search", {"image": {"bytes": b64(JPEG)}})
-    )
-
-    assert status == 200
-    assert body["matches"][0]["person_id"] == "hanako"
-
-
-def test_faces_unprocessed_keys_that_never_clear_are_429(aws: Aws) -> None:
-    keys = _one_face_matched(aws)
-    for _ in range(faces.BATCH_GET_ATTEMPTS):
-        aws.dynamodb.add_response("batch_get_item", {"Responses": {}, "UnprocessedKeys": keys})
-
-    status, body, _ = aws.call(
-        rest_event("POST", "/v1/faces/search", {"image": {"bytes": b64(JPEG)}})
-    )
-
-    assert (status, body["error"]["code"]) == (429, "throttled")
 
 
 def _not_ready(aws: Aws) -> None:

@@ -32,7 +32,7 @@ from tests.functions.inference_api.test_feedback import (  # noqa: F401  (the ap
     pointer,
     review_event,
 )
-from tests.support.api_events import USER, b64, image_bytes, rest_event
+from tests.support.api_events import USER, image_bytes, rest_event
 
 JPEG = image_bytes(640, 480)
 
@@ -67,33 +67,6 @@ def test_an_invocation_without_request_context_is_401(aws: Aws) -> None:
     status, answer, _ = aws.call(event)
 
     assert (status, answer["error"]["code"]) == (401, "unauthenticated")
-
-
-def test_face_search_tells_no_face_from_another_image_problem(aws: Aws) -> None:
-    search = rest_event("POST", "/v1/faces/search", {"image": {"bytes": b64(JPEG)}})
-    aws.rekognition.add_client_error(
-        "search_faces_by_image",
-        "InvalidParameterException",
-        "There are no faces in the image. Should be at least 1.",
-        400,
-    )
-    aws.rekognition.add_client_error(
-        "search_faces_by_image",
-        "InvalidParameterException",
-        "Request has invalid parameters",
-        400,
-    )
-
-    no_face = aws.call(search)
-    other = aws.call(search)
-
-    assert no_face[0] == 200
-    assert no_face[1]["matches"] == []
-    assert (other[0], other[1]["error"]["code"], other[1]["error"]["field"]) == (
-        400,
-        "invalid_image",
-        "image",
-    )
 
 
 # --- 5-8: decisions stand, races and retries end well, a broken bucket is ours ---------

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from inference_api import calls, handler, images
+from inference_api import calls, faces, faces_handler, handler, images
 from moto import mock_aws
 from shared.pointer import POINTER_KEY as ACTIVE_POINTER_KEY
 
@@ -23,6 +23,7 @@ from tests.support.api_events import (
     api_settings,
     b64,
     check_contract,
+    group_photo,
     image_bytes,
     reload_handler,
     rest_event,
@@ -36,10 +37,10 @@ VERSION = "arn:aws:rekognition:ap-northeast-1:123456789012:project/imgrec-dev-cu
 SETTINGS = api_settings(
     project_arn=PROJECT,
     model_usage_table="usage",
-    faces_table="faces",
     uploads_bucket="uploads",
 )
 JPEG = image_bytes(640, 480)
+FACES_SETTINGS = faces.FacesSettings(collection_id="imgrec-dev-faces", uploads_bucket="uploads")
 
 
 @dataclass
@@ -76,7 +77,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
         s3 = boto3.client("s3", region_name=REGION, config=handler.S3_CONFIG)
         s3.create_bucket(Bucket="uploads", CreateBucketConfiguration={"LocationConstraint": REGION})
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        for table, key in (("usage", "project_version_arn"), ("faces", "face_id")):
+        for table, key in (("usage", "project_version_arn"),):
             dynamodb.create_table(
                 TableName=table,
                 KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
@@ -87,6 +88,9 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
         clients = calls.Clients(rekognition, s3, dynamodb)
         monkeypatch.setattr(handler, "settings", lambda: SETTINGS)
         monkeypatch.setattr(handler, "clients", lambda: clients)
+        # The face routes are the faces function's (same resolver, its own settings).
+        monkeypatch.setattr(faces_handler, "settings", lambda: FACES_SETTINGS)
+        monkeypatch.setattr(faces_handler, "clients", lambda: clients)
         monkeypatch.setattr(
             handler, "STATE", calls.State(on_usage_write_failure=handler.usage_write_failed)
         )
@@ -185,40 +189,6 @@ def test_upload_url_is_presigned_under_the_callers_prefix(api: Api) -> None:
     assert "X-Amz-Signature=" in body["url"]
     assert "content-length" in body["url"].lower()  # signed header
     assert body["headers"] == {"Content-Type": "image/png", "Content-Length": "1234"}
-
-
-def test_face_search_names_the_person_and_says_only_the_largest_face_was_searched(api: Api) -> None:
-    api.clients.dynamodb.put_item(
-        TableName="faces", Item={"face_id": {"S": "f-1"}, "person_id": {"S": "hanako"}}
-    )
-    api.stubber.add_response(
-        "search_faces_by_image",
-        {
-            "SearchedFaceBoundingBox": {"Left": 0.2, "Top": 0.1, "Width": 0.3, "Height": 0.4},
-            "SearchedFaceConfidence": 99.9,
-            "FaceMatches": [{"Similarity": 97.0, "Face": {"FaceId": "f-1"}}],
-        },
-        {
-            "CollectionId": "imgrec-dev-faces",
-            "Image": {"Bytes": JPEG},
-            "MaxFaces": 5,
-            "FaceMatchThreshold": 80.0,
-        },
-    )
-
-    status, body, _ = api.call(
-        rest_event("POST", "/v1/faces/search", {"image": {"bytes": b64(JPEG)}})
-    )
-
-    assert status == 200
-    assert "only the largest face" in body["note"]
-    assert body["searched_face"]["bounding_box"] == {
-        "left": 0.2,
-        "top": 0.1,
-        "width": 0.3,
-        "height": 0.4,
-    }
-    assert body["matches"] == [{"person_id": "hanako", "face_id": "f-1", "similarity": 97.0}]
 
 
 def test_face_analysis_returns_age_and_emotions(api: Api) -> None:
@@ -490,12 +460,8 @@ RECORDED = Path(__file__).resolve().parents[3] / "assets" / "web" / "recorded"
 RECORDED_CASES = {
     # file: (route, Rekognition operation)
     "labels": ("/v1/labels", "detect_custom_labels"),
-    "faces-search": ("/v1/faces/search", "search_faces_by_image"),
+    "faces-search": ("/v1/faces/search", "search_users_by_image"),
     "faces-analyze": ("/v1/faces/analyze", "detect_faces"),
-}
-RECORDED_PEOPLE = {
-    "4f6a1c2e-0b7d-4c55-9a8e-1d2f3a4b5c6d": "hanako",
-    "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b": "taro",
 }
 
 
@@ -503,13 +469,16 @@ RECORDED_PEOPLE = {
 def test_recorded_page_responses_are_the_handlers_answers(api: Api, case: str) -> None:
     route, operation = RECORDED_CASES[case]
     api.promote()
-    for face_id, person in RECORDED_PEOPLE.items():
-        api.clients.dynamodb.put_item(
-            TableName="faces", Item={"face_id": {"S": face_id}, "person_id": {"S": person}}
-        )
     rekognition_answer = json.loads((RECORDED / "rekognition" / f"{case}.json").read_text())
-    api.stubber.add_response(operation, rekognition_answer)
-    body: dict[str, Any] = {"image": {"s3_key": api.upload()}}
+    photo = JPEG
+    if case == "faces-search":  # the group photo: one DetectFaces, one search per face
+        photo = group_photo()
+        api.stubber.add_response("detect_faces", rekognition_answer["DetectFaces"])
+        for found in rekognition_answer["SearchUsersByImage"]:
+            api.stubber.add_response(operation, found)
+    else:
+        api.stubber.add_response(operation, rekognition_answer)
+    body: dict[str, Any] = {"image": {"s3_key": api.upload(data=photo)}}
     if case == "labels":
         body.update(min_confidence=0, max_results=50)  # what the page sends
 
