@@ -51,6 +51,7 @@ _LOG_GROUPS = (
     "*-Service/CostGuard/FunctionLogs/Resource",
     "*-Service/InferenceApi/FunctionLogs/Resource",
     "*-Service/InferenceApi/CodeReader/FunctionLogs/Resource",
+    "*-Service/InferenceApi/FaceReader/FunctionLogs/Resource",
     "*-Service/InferenceApi/AccessLogs/Resource",
     "*-Service/IotIngestion/FirehoseLogs/Resource",
     "*-Web/Site/DeploymentLogs/Resource",

@@ -121,7 +121,7 @@ ACKNOWLEDGEMENTS: tuple[NagAcknowledgement, ...] = (
             "Only for actions AWS does not scope to resources: active tracing's "
             "xray:PutTraceSegments/PutTelemetryRecords ('X-Ray doesn't support "
             "resource-level permissions', https://docs.aws.amazon.com/xray/latest/devguide/"
-            "security_iam_service-with-iam.html) and the inference API's "
+            "security_iam_service-with-iam.html) and the faces function's "
             "rekognition:DetectFaces, which takes no resource ARN (Service Authorization "
             "Reference, Amazon Rekognition: DetectFaces has no resource type), the code "
             "reader's rekognition:DetectText where a stage turns the printed-ISBN fallback "

@@ -55,6 +55,26 @@ WHERE kind = 'events' AND type = 'codes' AND code.isbn13 IS NOT NULL
 GROUP BY dt, code.isbn13
 ORDER BY dt DESC, reads DESC""",
     ),
+    "people-seen-per-day": (
+        "People devices saw per day (every face of every photo, from /v1/faces/search)",
+        """SELECT dt, face.person AS person, count(*) AS sightings,
+       count(DISTINCT device_id) AS devices
+FROM device_messages
+CROSS JOIN UNNEST(faces) AS t(face)
+WHERE kind = 'events' AND type = 'faces' AND face.status = 'matched'
+GROUP BY dt, face.person
+ORDER BY dt DESC, sightings DESC""",
+    ),
+    "faces-per-photo": (
+        "Faces per photo, and how many were nobody registered",
+        """SELECT dt, cardinality(faces) AS faces,
+       cardinality(filter(faces, f -> f.status = 'unknown')) AS unknown,
+       count(*) AS photos
+FROM device_messages
+WHERE kind = 'events' AND type = 'faces'
+GROUP BY dt, cardinality(faces), cardinality(filter(faces, f -> f.status = 'unknown'))
+ORDER BY dt DESC, faces""",
+    ),
     "top-devices": (
         "Devices with the most messages over the last 7 days",
         """SELECT device_id, count(*) AS messages
@@ -157,6 +177,11 @@ class Analytics(Construct):
                             name="codes",
                             type="array<struct<format:string,text:string,source:string,"
                             "isbn13:string,isbn10:string>>",
+                        ),
+                        glue.CfnTable.ColumnProperty(
+                            name="faces",
+                            type="array<struct<person:string,similarity:double,status:string,"
+                            "box_left:double,box_top:double,box_width:double,box_height:double>>",
                         ),
                         glue.CfnTable.ColumnProperty(name="metrics", type="map<string,double>"),
                     ],

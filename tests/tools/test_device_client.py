@@ -146,6 +146,9 @@ def test_queue_survives_a_broker_that_is_down_and_drains_when_it_returns(
     assert client.queue.items() == []
 
 
+RECORDED = Path(__file__).resolve().parents[2] / "assets" / "web" / "recorded"
+
+
 class FakeApi(BaseHTTPRequestHandler):
     """A local stand-in for the inference API's /v1/labels (real HTTP on loopback)."""
 
@@ -180,6 +183,10 @@ class FakeApi(BaseHTTPRequestHandler):
                 ],
                 "text_search": "off",
             }
+        elif self.path.endswith("/faces/search"):
+            self.send_response(200)
+            # The handler's own answer for the recorded group photo (checked against it).
+            payload = json.loads((RECORDED / "faces-search.json").read_text())
         elif body.get("min_confidence") == 99:
             self.send_response(503)
             self.send_header("Retry-After", "120")
@@ -301,6 +308,41 @@ def test_a_books_codes_are_read_through_the_api_and_published(
             },
         )
     ]
+
+
+def test_everyone_in_a_group_photo_is_published(
+    pki: BrokerPki, broker: Broker, api: str, tmp_path: Path
+) -> None:
+    photo = tmp_path / "group.jpg"
+    photo.write_bytes(image_bytes(200, 200))
+    directory = device_dir(pki, tmp_path, broker.port)
+    observer = Observer(pki, broker.port)
+
+    code = send_photo(pki, directory, tmp_path, photo, api, "--faces")
+
+    [(topic, message)] = observer.wait_for(1)
+    observer.close()
+    assert code == 0
+    assert FakeApi.requests[-1]["path"] == "/dev/v1/faces/search"
+    assert (topic, message["type"], message["photo"]) == (
+        "devices/phone-1/events",
+        "faces",
+        "group.jpg",
+    )
+    assert [(f["person"], f["status"]) for f in message["faces"]] == [
+        ("花子", "matched"),
+        ("taro", "matched"),
+        (None, "unknown"),
+    ]
+    assert message["faces"][0] == {
+        "person": "花子",
+        "similarity": 97.4,
+        "status": "matched",
+        "box_left": 0.4,
+        "box_top": 0.18,
+        "box_width": 0.22,
+        "box_height": 0.33,
+    }
 
 
 def test_api_errors_are_reported_with_retry_after(

@@ -38,6 +38,7 @@ from playwright.sync_api import (
 )
 
 from tools.bench import code_images
+from tools.bench.events import group_photo
 from tools.web_preview import DIST, RECORDED, PreviewServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -359,44 +360,75 @@ def test_labels_mode_ranks_labels_draws_boxes_and_follows_the_threshold(
     assert len(api_calls(server, "/v1/labels")) == 1, "the slider filters; it does not call again"
 
 
-def test_face_search_names_the_person_and_says_only_the_largest_face_was_searched(
+def test_a_group_photo_gets_a_box_and_a_name_on_every_face(
     page: Page, server: PreviewServer
 ) -> None:
     sign_in(page, server)
     pick_mode(page, "Who is this? (face search)")
     expect(page.get_by_label("Confidence threshold")).to_be_hidden()
-    choose(page, jpeg(1200, 1600))
+    choose(page, group_photo())
 
-    assert results(page) == ["hanako 98.2%", "taro 81.5%"]
+    assert results(page) == [
+        "Face 1: 花子 (97.4% similar)",
+        "Face 2: taro (99.1% similar)",
+        "Face 3: Unknown",
+    ]
     expect(page.locator("#results-note")).to_have_text(
-        "Only the largest face in the photo was searched."
+        "3 face(s) found, 3 searched among the registered people."
     )
-    expect(page.get_by_role("img", name="hanako (98.2% similar)")).to_be_visible()
+    boxes = page.locator("#boxes .box")
+    expect(boxes).to_have_count(3)
+    expect(page.get_by_role("img", name="花子 (97.4% similar)")).to_be_visible()
+    expect(page.locator("#boxes .box.unknown")).to_have_count(1)
+    expect(page.get_by_role("img", name="Unknown")).to_be_visible()
     screenshot(page, "face-search")
 
 
+def test_a_group_photo_in_japanese(browser: Browser, server: PreviewServer) -> None:
+    page = _new_page(browser, locale="ja-JP")
+    try:
+        page.goto(server.origin + "/")
+        page.get_by_role("button", name="サインイン").click()
+        expect(page.locator("#user-name")).to_have_text("preview@example.com")
+        page.get_by_label("この人は誰？（顔検索）").check()
+        choose(page, group_photo())
+
+        assert results(page) == [
+            "顔 1: 花子（類似度 97.4%）",
+            "顔 2: taro（類似度 99.1%）",
+            "顔 3: 不明",
+        ]
+        expect(page.locator("#results-note")).to_have_text(
+            "顔を 3 件見つけ、3 件を登録済みの人物から検索しました。"
+        )
+        screenshot(page, "face-search-ja")
+    finally:
+        page.context.close()
+
+
 @pytest.mark.parametrize(
-    ("answer_body", "expected"),
+    ("faces", "expected"),
     [
-        ({"searched_face": None, "matches": []}, ["No face was found in the photo."]),
+        ([], ["No face was found in the photo."]),
         (
-            {"searched_face": {"bounding_box": None, "confidence": 99.0}, "matches": []},
-            ["The face is not in the collection."],
+            [{"status": "not_searched", "reason": "too_small"}],
+            ["Face 1: Not searched (the face is too small)"],
         ),
         (
-            {
-                "searched_face": {"bounding_box": None, "confidence": 99.0},
-                "matches": [{"person_id": None, "face_id": "f-9", "similarity": 91.0}],
-            },
-            ["A registered face without a name (f-9) 91.0%"],
+            [{"status": "not_searched", "reason": "over_limit"}],
+            ["Face 1: Not searched (more faces than the search limit)"],
         ),
     ],
-    ids=["no-face", "not-enrolled", "face-without-person"],
+    ids=["no-face", "too-small", "over-limit"],
 )
 def test_face_search_says_when_there_is_no_one_to_name(
-    page: Page, server: PreviewServer, answer_body: dict[str, Any], expected: list[str]
+    page: Page, server: PreviewServer, faces: list[dict[str, Any]], expected: list[str]
 ) -> None:
-    body = {"note": "only the largest face", **answer_body}
+    found = [{"bounding_box": None, "confidence": 99.0, "person": None, **face} for face in faces]
+    body = {"faces": found, "faces_found": len(found), "faces_searched": 0}
+    from inference_api.schema import FaceSearchResponse
+
+    FaceSearchResponse.model_validate(body)
     page.route(
         "**/v1/faces/search",
         lambda route: route.fulfill(

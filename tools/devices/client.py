@@ -14,6 +14,9 @@ Payloads (JSON; the topic rule adds ``device_id``, ``timestamp``, ``kind``)::
                                {"type": "codes", "codes": [{"format": "ean_13",
                                 "text": "9784101010137", "source": "barcode",
                                 "isbn13": "9784101010137", "isbn10": "4101010137"}]}
+                               {"type": "faces", "faces": [{"person": "花子",
+                                "similarity": 97.4, "status": "matched", "box_left": 0.4,
+                                "box_top": 0.18, "box_width": 0.22, "box_height": 0.33}, ...]}
     devices/<thing>/telemetry  {"metrics": {"temperature_c": 21.5, "battery_pct": 80}}
 
 Commands::
@@ -22,6 +25,7 @@ Commands::
     python -m tools.devices.client --device-dir ... telemetry temperature_c=21.5 battery_pct=80
     python -m tools.devices.client --device-dir ... photo shelf.jpg --api URL --token ID_TOKEN
     python -m tools.devices.client --device-dir ... photo book.jpg --codes --api URL --token ID
+    python -m tools.devices.client --device-dir ... photo group.jpg --faces --api URL --token ID
     python -m tools.devices.client --device-dir ... flush
 """
 
@@ -239,6 +243,28 @@ def read_codes(photo: Path, api: str, token: str) -> dict[str, Any]:
     )
 
 
+def search_faces(photo: Path, api: str, token: str) -> dict[str, Any]:
+    """POST the photo to ``/v1/faces/search``; return the faces event: every face found,
+    the person (None when unknown or not searched) and its box flattened for Athena."""
+    answer = _post(api, "/faces/search", token, {"image": _image(photo)})
+    faces = []
+    for face in answer.get("faces", []):
+        box = face.get("bounding_box") or {}
+        person = face.get("person") or {}
+        faces.append(
+            {
+                "person": person.get("name"),
+                "similarity": person.get("similarity"),
+                "status": face["status"],
+                "box_left": box.get("left"),
+                "box_top": box.get("top"),
+                "box_width": box.get("width"),
+                "box_height": box.get("height"),
+            }
+        )
+    return event("faces", faces=faces, photo=photo.name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.devices.client", description=__doc__.split("\n\n")[0]
@@ -269,6 +295,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="read QR codes, barcodes and ISBNs (/v1/codes) instead of the model's labels",
     )
+    ph.add_argument(
+        "--faces",
+        action="store_true",
+        help="name everyone in the photo (/v1/faces/search) instead of the model's labels",
+    )
     commands.add_parser("flush", help="send what the queue holds")
     args = parser.parse_args(argv)
     try:
@@ -286,6 +317,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             waiting = len(client.queue.items())
         elif args.codes:
             client.send("events", read_codes(args.photo, args.api, args.token))
+            waiting = len(client.queue.items())
+        elif args.faces:
+            client.send("events", search_faces(args.photo, args.api, args.token))
             waiting = len(client.queue.items())
         else:
             client.send("events", recognise(args.photo, args.api, args.token, args.min_confidence))

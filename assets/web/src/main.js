@@ -227,28 +227,30 @@ function renderLabels(body) {
   if (shown.length === 0) $("results-note").textContent = t("noLabels", { threshold: threshold() });
 }
 
+function faceText(face) {
+  if (face.status === "matched") {
+    return t("personMatch", { person: face.person.name, similarity: percent(face.person.similarity) });
+  }
+  if (face.status === "unknown") return t("unknownFace");
+  return t(`faceNotSearched_${face.reason}`);
+}
+
 function renderSearch(body) {
-  $("results-note").textContent = t("largestFaceNote");
-  if (!body.searched_face) {
+  if (body.faces.length === 0) {
     $("result-list").append(Object.assign(document.createElement("li"), { textContent: t("noFace") }));
     return;
   }
-  const best = body.matches[0];
-  const name = best
-    ? t("personMatch", {
-        person: best.person_id ?? t("unknownPerson", { face: best.face_id }),
-        similarity: percent(best.similarity),
-      })
-    : t("noMatch");
-  addBox(body.searched_face.bounding_box, name, "face");
-  if (!best) {
-    $("result-list").append(Object.assign(document.createElement("li"), { textContent: t("noMatch") }));
-    return;
-  }
-  for (const match of body.matches) {
-    const person = match.person_id ?? t("unknownPerson", { face: match.face_id });
-    $("result-list").append(bar(person, match.similarity));
-  }
+  $("results-note").textContent = t("facesNote", { found: body.faces_found, searched: body.faces_searched });
+  body.faces.forEach((face, index) => {
+    const text = faceText(face);
+    const kind = face.status === "matched" ? "face" : "face unknown";
+    addBox(face.bounding_box, text, kind);
+    const item = document.createElement("li");
+    item.className = `person ${face.status}`;
+    item.dataset.status = face.status;
+    item.textContent = `${t("faceN", { n: index + 1 })}: ${text}`;
+    $("result-list").append(item);
+  });
 }
 
 function renderAnalysis(body) {
