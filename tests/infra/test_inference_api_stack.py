@@ -115,18 +115,15 @@ def test_function_permissions_are_scoped(template: dict[str, Any], stage: str) -
         json.dumps(["rekognition:DetectCustomLabels", "rekognition:StartProjectVersion"])
     ]
     assert versions["Fn::Join"][1][-1] == f":project/imgrec-{stage}-custom-labels/version/*"
-    collection = by_action[json.dumps("rekognition:SearchFacesByImage")]
-    assert "PublishOutputFnGetAttRecognitionCollection" in json.dumps(collection)
+    # The face routes are the faces function's (tests/infra/test_face_reader_stack.py).
+    assert not [a for a in by_action if "Face" in a or "User" in a]
     uploads = by_action[json.dumps(["s3:GetObject", "s3:PutObject"])]
     assert uploads["Fn::Join"][1][-1] == "/users/*"
     assert "StorageUploads" in json.dumps(uploads)
     # Only actions without resource-level permissions get "*" (merged into one statement).
     star = [a for a, r in by_action.items() if r == "*"]
-    assert star == [
-        json.dumps(["rekognition:DetectFaces", "xray:PutTelemetryRecords", "xray:PutTraceSegments"])
-    ]
-    faces = by_action[json.dumps("dynamodb:BatchGetItem")]
-    assert "index" not in json.dumps(faces)
+    assert star == [json.dumps(["xray:PutTelemetryRecords", "xray:PutTraceSegments"])]
+    assert json.dumps("dynamodb:BatchGetItem") not in by_action  # no faces table any more
     # Feedback: copies under feedback/ of the training bucket only, the table without its
     # indexes, and Query on the status index alone.
     copies = by_action[json.dumps(["s3:DeleteObject", "s3:GetObject", "s3:PutObject"])]

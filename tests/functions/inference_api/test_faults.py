@@ -32,7 +32,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from botocore.stub import Stubber
-from inference_api import calls, errors, handler, images, labels
+from inference_api import calls, errors, faces, faces_handler, handler, images, labels
 from shared.pointer import POINTER_KEY as ACTIVE_POINTER_KEY
 
 from tests.support.api_events import (
@@ -64,6 +64,7 @@ AWS_MESSAGE = f"User: arn:aws:sts::{ACCOUNT}:assumed-role/x is not authorized on
 """What AWS says in an error: it names the account and the bucket; it must stay in the logs."""
 SECRETS = (ACCOUNT, "arn:", BUCKET, USAGE_TABLE, "imgrec-dev-custom-labels")
 JPEG = image_bytes(640, 480)
+FACES_SETTINGS = faces.FacesSettings(collection_id="imgrec-dev-faces", uploads_bucket=BUCKET)
 POINTER_KEY = {"project_version_arn": {"S": ACTIVE_POINTER_KEY}}
 
 
@@ -186,6 +187,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     monkeypatch.setattr(time, "sleep", sleeps.append)  # botocore's retry backoff, recorded
     monkeypatch.setattr(handler, "settings", lambda: SETTINGS)
     monkeypatch.setattr(handler, "clients", lambda: clients)
+    monkeypatch.setattr(faces_handler, "settings", lambda: FACES_SETTINGS)
+    monkeypatch.setattr(faces_handler, "clients", lambda: clients)
     monkeypatch.setattr(
         handler,
         "STATE",
