@@ -20,7 +20,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 from tqdm import tqdm
 
-from tools.models import crossaccount, lifecycle, manifest, photo_index
+from tools.models import crossaccount, detection, lifecycle, manifest, photo_index
 from tools.models.lifecycle import StageResources, ToolError
 
 
@@ -46,6 +46,18 @@ def _parser() -> argparse.ArgumentParser:
         "--creation-date",
         default=manifest.DEFAULT_CREATION_DATE,
         help="fixed for reproducible files",
+    )
+    m.add_argument(
+        "--annotations",
+        type=Path,
+        help="object detection: the boxes exported by a labelling tool (a COCO or Label "
+        "Studio JSON file, a CVAT XML file, a folder of Pascal VOC XML or YOLO txt files); "
+        "FOLDER then holds the images",
+    )
+    m.add_argument(
+        "--annotation-format",
+        choices=detection.FORMATS,
+        help="the export's format (default: detected from what --annotations holds)",
     )
 
     u = commands.add_parser(
@@ -141,6 +153,8 @@ def run(args: argparse.Namespace, session: Any, out: Any = None, to_session: Any
     :param to_session: the destination account's session (``copy``); default ``session``.
     """
     out = out or sys.stdout
+    if args.command == "manifest" and args.annotations:
+        return _detection_manifest(args, out)
     if args.command == "manifest":
         paths, read = (
             manifest.scan_s3(session.client("s3"), args.folder)
@@ -297,6 +311,38 @@ def run(args: argparse.Namespace, session: Any, out: Any = None, to_session: Any
     return 0
 
 
+def _detection_manifest(args: argparse.Namespace, out: Any) -> int:
+    """``manifest FOLDER --annotations PATH``: Ground Truth object-detection manifests."""
+    images = Path(args.folder)
+    if str(args.folder).startswith("s3://") or not images.is_dir():
+        raise ToolError(
+            f"{args.folder}: with --annotations, FOLDER is a local folder of the images"
+        )
+    folders = [p for p in images.iterdir() if p.is_dir() and any(p.iterdir())]
+    if folders:
+        names = ", ".join(sorted(p.name for p in folders)[:3])
+        raise ToolError(
+            f"{images} mixes layouts: it has label folders ({names}) and --annotations. "
+            "Folders per label make a classification manifest, boxes a detection one: "
+            "give the images of the export alone"
+        )
+    found, classes = detection.read(args.annotations, images, args.annotation_format)
+    kept, problems, labels = detection.validate(found, images, str(args.annotations), classes)
+    for problem in problems:
+        print(f"problem {problem}", file=sys.stderr)
+    outputs = {args.out: kept}
+    if args.test_split:
+        train, test = detection.split(kept, args.test_split, args.seed)
+        outputs = {args.out: train, args.out.with_suffix(".test" + args.out.suffix): test}
+    for path, part in outputs.items():
+        lines = detection.manifest_lines(part, labels, args.s3_prefix, args.creation_date)
+        path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        boxes = sum(len(a.boxes) for a in part)
+        print(f"wrote {path}: {len(lines)} images, {boxes} boxes", file=out)
+    print(f"labels: {', '.join(labels)}; {len(problems)} problem(s) reported", file=out)
+    return 0
+
+
 def _stage_settings(stage: str) -> Any:
     """The stage's config from cdk.json (the embedding model, k, the dataset prefix)."""
     from tools.cost.cli import stage_config
@@ -381,7 +427,7 @@ def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
             else None
         )
         return run(args, session or boto3.Session(region_name=args.region), to_session=to_session)
-    except (ToolError, manifest.ManifestError) as exc:
+    except (ToolError, manifest.ManifestError, detection.AnnotationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
     except ProfileNotFound as exc:
         print(f"error: {exc}; see 'aws configure list-profiles'", file=sys.stderr)
