@@ -33,7 +33,8 @@ low_confidence), ``user_id`` (Cognito sub of who sent it), ``source_key``,
 ``answered_confidence`` (percent), ``agreed`` (the person chose the model's
 best label), ``answer_source`` (model | provisional: what gave the answer),
 ``reviewed_by``, ``reviewed_at``, ``trained_in`` (the version name of the first
-training that used it).
+training that used it), ``boxes`` (object detection: ``[{label, left, top, width,
+height}]`` as ratios of the photo, the objects as the person drew them).
 """
 
 from __future__ import annotations
@@ -254,6 +255,24 @@ def _copy_upload(settings: Settings, clients: Clients, source: str, target: str)
         ) from None
 
 
+def boxes_attribute(boxes: list[tuple[str, Any]]) -> dict[str, Any]:
+    """The item's ``boxes``: a list of ``{label, left, top, width, height}`` (ratios)."""
+    return {
+        "L": [
+            {
+                "M": {
+                    "label": {"S": label},
+                    **{
+                        k: {"N": f"{getattr(box, k):.6f}"}
+                        for k in ("left", "top", "width", "height")
+                    },
+                }
+            }
+            for label, box in boxes
+        ]
+    }
+
+
 def submit(
     settings: Settings, clients: Clients, state: State, user_id: str, request: Any
 ) -> dict[str, Any]:
@@ -273,6 +292,15 @@ def submit(
     own_upload(settings, clients, user_id, request.s3_key, TRAINING_LIMITS, "s3_key")
     active_version(settings, clients, state)  # 409 without a promoted model; reads its labels
     label = check_known(state, request.label, new_label=request.new_label)
+    boxes = [
+        (
+            label
+            if box.label == request.label
+            else check_known(state, box.label, new_label=False, field_name=f"boxes.{i}.label"),
+            box,
+        )
+        for i, box in enumerate(request.boxes or [])
+    ]
     _check_pixels(settings, clients, request.s3_key, "s3_key")
     feedback_id = feedback_id_for(request.s3_key)
     existing = _item(settings, clients, feedback_id)
@@ -296,6 +324,8 @@ def submit(
         "agreed": {"BOOL": agreed},
         "answer_source": {"S": request.answer_source},
     }
+    if request.boxes is not None:
+        item["boxes"] = boxes_attribute(boxes)
     try:
         previous = aws(
             clients,

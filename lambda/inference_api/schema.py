@@ -153,6 +153,23 @@ class AnsweredLabel(_Body):
     confidence: float = Field(ge=0, le=100, description="percent, as the labels answer gave it")
 
 
+class FeedbackBox(_Body):
+    """One object in the photo (object detection): its label and box, as ratios of the
+    photo's width and height from its top-left corner."""
+
+    label: str = Field(min_length=1, max_length=255)
+    left: float = Field(ge=0, le=1)
+    top: float = Field(ge=0, le=1)
+    width: float = Field(gt=0, le=1)
+    height: float = Field(gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _inside(self) -> FeedbackBox:
+        if self.left + self.width > 1 + 1e-6 or self.top + self.height > 1 + 1e-6:
+            raise ValueError("the box goes past the photo's right or bottom edge")
+        return self
+
+
 class FeedbackRequest(_Body):
     """What a person says of a labels answer: the photo really shows ``label``."""
 
@@ -184,6 +201,13 @@ class FeedbackRequest(_Body):
     )
     new_label: bool = Field(
         default=False, description="label is a new label the project does not know yet"
+    )
+    boxes: list[FeedbackBox] | None = Field(
+        default=None,
+        max_length=50,
+        description="object detection: every object in the photo with its box (at most 50, "
+        "Custom Labels' limit per image); a box is wrong or missing: send them as they should "
+        "be. Each box's label is a project label (or label itself when new_label)",
     )
     answer_source: Literal["model", "provisional"] = Field(
         default="model",

@@ -633,3 +633,65 @@ def test_review_bodies_are_validated(api: Aws) -> None:
 def test_group_claims_in_every_shape(claim: Any, groups: set[str]) -> None:
     claims = {"sub": USER} if claim is None else {"sub": USER, "cognito:groups": claim}
     assert review.groups(claims) == groups
+
+
+# --- object detection: boxes in feedback --------------------------------------------------
+
+BOXES = [
+    {"label": "with_qr", "left": 0.1, "top": 0.2, "width": 0.3, "height": 0.25},
+    {"label": "without_qr", "left": 0.5, "top": 0.5, "width": 0.2, "height": 0.2},
+]
+
+
+def test_feedback_boxes_are_stored_with_the_item(api: Aws) -> None:
+    head(api)
+    pointer(api)
+    first_bytes(api)
+    copied(api, "with_qr")
+    stored: list[dict[str, Any]] = []
+    api.clients.dynamodb.meta.events.register(
+        "before-parameter-build.dynamodb.PutItem", lambda params, **_: stored.append(params)
+    )
+    api.dynamodb.add_response("put_item", {})
+
+    status, answer, _ = api.call(feedback_event(boxes=BOXES))
+
+    assert (status, answer["status"]) == (200, "pending")
+    [put] = stored
+    assert put["Item"]["boxes"] == {
+        "L": [
+            {"M": {"label": {"S": "with_qr"}, "left": {"N": "0.100000"}, "top": {"N": "0.200000"},
+                   "width": {"N": "0.300000"}, "height": {"N": "0.250000"}}},
+            {"M": {"label": {"S": "without_qr"}, "left": {"N": "0.500000"}, "top": {"N": "0.500000"},
+                   "width": {"N": "0.200000"}, "height": {"N": "0.200000"}}},
+        ]
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("boxes", "field"),
+    [
+        ([{**BOXES[0], "left": 0.9}], "boxes.0"),  # past the right edge
+        ([{**BOXES[0], "width": 0}], "boxes.0.width"),
+        ([{**BOXES[0], "top": -0.1}], "boxes.0.top"),
+        ([BOXES[0]] * 51, "boxes"),
+    ],
+)
+def test_a_bad_box_is_400_naming_it(api: Aws, boxes: list[dict[str, Any]], field: str) -> None:
+    status, answer, _ = api.call(feedback_event(boxes=boxes))
+
+    assert (status, answer["error"]["code"]) == (400, "invalid_request")
+    assert answer["error"]["field"] == field
+
+
+def test_a_box_of_an_unknown_label_is_400_naming_the_box(api: Aws) -> None:
+    head(api)
+    pointer(api)
+
+    status, answer, _ = api.call(feedback_event(boxes=[{**BOXES[0], "label": "qr_code"}]))
+
+    assert (status, answer["error"]["code"], answer["error"]["field"]) == (
+        400,
+        "unknown_label",
+        "boxes.0.label",
+    )
