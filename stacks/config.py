@@ -172,6 +172,12 @@ class RetrainingSettings(_Strict):
     """Never promote a version under this F1 (also when no version is active yet)."""
     poll_minutes: int = Field(default=15, ge=1, le=120)
     """How often a training's status is read (training takes 30 minutes to many hours)."""
+    base_manifest: str | None = Field(
+        default=None, pattern=r"^datasets/[A-Za-z0-9_\-][A-Za-z0-9_.\-/]{0,200}\.manifest$"
+    )
+    """Object detection: the key of the base images' Ground Truth object-detection manifest
+    (``tools.models manifest --annotations``, uploaded under ``datasets/``); the workflow
+    adds the confirmed feedback's boxes to it."""
 
 
 class ProvisionalSettings(_Strict):
@@ -252,6 +258,10 @@ class StageConfig(_Strict):
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
     codes: CodesSettings = Field(default_factory=CodesSettings)
     retraining: RetrainingSettings = Field(default_factory=RetrainingSettings)
+    project_type: Literal["classification", "object_detection"] = "classification"
+    """What the Custom Labels project learns: image-level labels, or objects with boxes
+    (detection). The page lets people draw boxes and the workflow builds detection
+    manifests for ``object_detection``."""
     auto_start_on_demand: bool | Literal["sustained"] = True
     """Start a stopped model when a labels request finds it so: ``true`` at the first
     request, ``sustained`` once demand is sustained (:class:`SustainedDemand`), ``false``
@@ -296,6 +306,20 @@ class StageConfig(_Strict):
                 + ", ".join(CUSTOM_LABELS_REGIONS)
             )
         return value
+
+    @model_validator(mode="after")
+    def _detection_base(self) -> StageConfig:
+        if (
+            self.project_type == "object_detection"
+            and self.retraining.enabled
+            and not self.retraining.base_manifest
+        ):
+            raise ValueError(
+                "project_type object_detection with retraining.enabled needs "
+                "retraining.base_manifest: the key of the base images' detection manifest "
+                "under datasets/ (python -m tools.models manifest --annotations)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _embedding_model_region(self) -> StageConfig:

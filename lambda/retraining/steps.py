@@ -109,6 +109,10 @@ class Settings:
     min_f1: float
     photo_index_arn: str
     """The provisional answers' S3 Vectors index ("" when the stage has none)."""
+    project_type: str
+    """``classification`` (folders per label) or ``object_detection`` (boxes)."""
+    base_manifest: str
+    """Object detection: the base images' detection manifest key ("" for classification)."""
     embedding_model: str
     """A key of :data:`shared.embeddings.MODELS`."""
 
@@ -264,6 +268,8 @@ def prepare_data(
     """
     run = run_name(run)
     cutoff = now().isoformat(timespec="seconds")
+    if settings.project_type == "object_detection":
+        return _prepare_detection(s3, rekognition, dynamodb, settings, run, cutoff, now)
     base = settings.dataset_prefix.rstrip("/") + "/"
     sizes: dict[str, int] = {}
     for page in _pages(
@@ -304,36 +310,17 @@ def prepare_data(
     )
     train, test = manifest.stable_split(result.images, settings.test_fraction, seed=42)
     bucket_url = f"s3://{settings.training_bucket}/"
-    datasets = []
     created = now().strftime("%Y-%m-%dT%H:%M:%S.000")
-    project = call(rekognition, "describe_projects", ProjectNames=[settings.project_name])
-    for description in project.get("ProjectDescriptions", []):
-        for dataset in description.get("Datasets", []):
-            call(rekognition, "delete_dataset", DatasetArn=dataset["DatasetArn"])
-    for kind, images in (("TRAIN", train), ("TEST", test)):
-        key = f"{MANIFEST_PREFIX}{run}/{kind.lower()}.manifest"
-        lines = manifest.manifest_lines(images, result.labels, bucket_url, created)
-        call(
-            s3,
-            "put_object",
-            Bucket=settings.training_bucket,
-            Key=key,
-            Body="\n".join(lines).encode() + b"\n",
-            ContentType="application/x-ndjson",
-        )
-        datasets.append(
-            call(
-                rekognition,
-                "create_dataset",
-                ProjectArn=settings.project_arn,
-                DatasetType=kind,
-                DatasetSource={
-                    "GroundTruthManifest": {
-                        "S3Object": {"Bucket": settings.training_bucket, "Name": key}
-                    }
-                },
-            )["DatasetArn"]
-        )
+    datasets = _replace_datasets(
+        s3,
+        rekognition,
+        settings,
+        run,
+        {
+            kind: manifest.manifest_lines(images, result.labels, bucket_url, created)
+            for kind, images in (("TRAIN", train), ("TEST", test))
+        },
+    )
     return {
         "run": run,
         "cutoff": cutoff,
@@ -398,6 +385,118 @@ def refresh_index(
         "deleted": result.deleted,
         "skipped": len(skipped) + len(result.skipped),
         "cost_usd": round(result.embedded * model.usd_per_image, 6),
+    }
+
+
+def _replace_datasets(
+    s3: Any, rekognition: Any, settings: Settings, run: str, lines: dict[str, list[str]]
+) -> list[str]:
+    """Write the TRAIN and TEST manifests under ``manifests/retraining/<run>/`` and replace the
+    project's datasets with datasets made from them; their ARNs, train first."""
+    project = call(rekognition, "describe_projects", ProjectNames=[settings.project_name])
+    for description in project.get("ProjectDescriptions", []):
+        for dataset in description.get("Datasets", []):
+            call(rekognition, "delete_dataset", DatasetArn=dataset["DatasetArn"])
+    datasets = []
+    for kind in ("TRAIN", "TEST"):
+        key = f"{MANIFEST_PREFIX}{run}/{kind.lower()}.manifest"
+        call(
+            s3,
+            "put_object",
+            Bucket=settings.training_bucket,
+            Key=key,
+            Body="\n".join(lines[kind]).encode() + b"\n",
+            ContentType="application/x-ndjson",
+        )
+        datasets.append(
+            call(
+                rekognition,
+                "create_dataset",
+                ProjectArn=settings.project_arn,
+                DatasetType=kind,
+                DatasetSource={
+                    "GroundTruthManifest": {
+                        "S3Object": {"Bucket": settings.training_bucket, "Name": key}
+                    }
+                },
+            )["DatasetArn"]
+        )
+    return datasets
+
+
+def _prepare_detection(
+    s3: Any,
+    rekognition: Any,
+    dynamodb: Any,
+    settings: Settings,
+    run: str,
+    cutoff: str,
+    now: Callable[[], datetime],
+) -> dict[str, Any]:
+    """:func:`prepare_data` of an object-detection stage: the base manifest's images and
+    boxes, plus every confirmed feedback item that has boxes (ratios, turned into pixels of
+    the photo's size read from its header), split by image."""
+    from shared.imaging import ImageError, read_header
+
+    from retraining import detection_manifest as detection
+
+    if not settings.base_manifest:
+        raise BadInputError("object_detection needs retraining.base_manifest (see the config)")
+    body = call(s3, "get_object", Bucket=settings.training_bucket, Key=settings.base_manifest)
+    lines = [line for line in body["Body"].read().decode("utf-8").splitlines() if line.strip()]
+    images = []
+    for line in lines:
+        [record] = detection.read_manifest([line])
+        record.image = json.loads(line)["source-ref"]  # the whole S3 URL, as written
+        images.append(record)
+    bucket_url = f"s3://{settings.training_bucket}/"
+    feedback = skipped = 0
+    for item in _confirmed(
+        dynamodb, settings, "reviewed_at <= :cutoff", {":cutoff": {"S": cutoff}}
+    ):
+        boxes = item.get("boxes", {}).get("L")
+        if not boxes:
+            skipped += 1  # a confirmed label with no box says nothing to a detector
+            continue
+        key = item["training_key"]["S"]
+        header = call(
+            s3,
+            "get_object",
+            Bucket=settings.training_bucket,
+            Key=key,
+            Range=f"bytes=0-{HEADER_BYTES - 1}",
+        )["Body"].read()
+        try:
+            info = read_header(header)
+        except ImageError:
+            skipped += 1
+            continue
+        parsed: list[dict[str, object]] = [
+            {
+                "label": b["M"]["label"]["S"],
+                **{k: float(b["M"][k]["N"]) for k in ("left", "top", "width", "height")},
+            }
+            for b in boxes
+        ]
+        images.append(detection.from_feedback(bucket_url + key, parsed, info.width, info.height))
+        feedback += 1
+    labels = sorted({b.label for image in images for b in image.boxes})
+    if not labels:
+        raise BadInputError("no box in the base manifest or the confirmed feedback")
+    train, test = detection.split(images, settings.test_fraction, seed=42)
+    created = now().strftime("%Y-%m-%dT%H:%M:%S.000")
+    manifests = {
+        kind: detection.manifest_lines(part, labels, bucket_url, created)
+        for kind, part in (("TRAIN", train), ("TEST", test))
+    }
+    return {
+        "run": run,
+        "cutoff": cutoff,
+        "datasets": _replace_datasets(s3, rekognition, settings, run, manifests),
+        "images": len(images),
+        "feedback": feedback,
+        "skipped": skipped,
+        "labels": labels,
     }
 
 

@@ -129,6 +129,8 @@ class Retraining(Construct):
             "TEST_FRACTION": f"{settings.test_fraction:g}",
             "MAX_F1_DROP": f"{settings.max_f1_drop:g}",
             "MIN_F1": f"{settings.min_f1:g}",
+            "PROJECT_TYPE": config.project_type,
+            "BASE_MANIFEST": settings.base_manifest or "",
             "PHOTO_INDEX_ARN": photo_index.index_arn if photo_index is not None else "",
             "EMBEDDING_MODEL": config.provisional.embedding_model,
         }

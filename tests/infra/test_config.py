@@ -271,7 +271,7 @@ def test_the_adaptive_policy_reaches_the_guard_with_its_parameters() -> None:
         ),
         (
             {"retraining": {"auto": True}},
-            "stages.dev.retraining.auto: unknown key; allowed keys here: dataset_prefix, enabled",
+            "stages.dev.retraining.auto: unknown key; allowed keys here: base_manifest, dataset_prefix, enabled",
         ),
     ],
 )
@@ -315,3 +315,20 @@ def test_an_edge_web_acl_must_be_a_cloudfront_scope_acl_in_us_east_1() -> None:
     )
     [config] = load_stage_configs({"dev": {"edge_web_acl_arn": edge}}, "dev")
     assert config.edge_web_acl_arn == edge
+
+
+def test_a_detection_stage_that_retrains_needs_its_base_manifest() -> None:
+    message = error_for(
+        stages_with(project_type="object_detection", retraining={"enabled": True}), "dev"
+    )
+
+    assert "retraining.base_manifest" in message
+    assert "tools.models manifest --annotations" in message
+    [dev] = load_stage_configs(
+        stages_with(
+            project_type="object_detection",
+            retraining={"enabled": True, "base_manifest": "datasets/qr/train.manifest"},
+        ),
+        "dev",
+    )
+    assert dev.project_type == "object_detection"

@@ -332,7 +332,7 @@ def test_the_steps_get_every_setting_their_handler_reads(
     read = environment.variables(Settings)
     functions = resources_of_type(template, "AWS::Lambda::Function")
 
-    assert len(read) == 12
+    assert len(read) == 14
     for step in steps_of(stage):
         props = functions[logical_id(template, "AWS::Lambda::Function", f"Retraining{step}")][
             "Properties"

@@ -38,47 +38,45 @@ dataset; the training image limits of ``shared.imaging.TRAINING``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from retraining.detection_manifest import (
+    ATTRIBUTE,
+    MAX_BOXES_PER_IMAGE,
+    Annotated,
+    Box,
+    manifest_lines,
+    read_manifest,
+    split,
+)
 from shared.imaging import TRAINING, ImageError, check_image
+
+__all__ = [
+    "ATTRIBUTE",
+    "FORMATS",
+    "Annotated",
+    "AnnotationError",
+    "Box",
+    "Problem",
+    "detect_format",
+    "manifest_lines",
+    "read",
+    "read_manifest",
+    "split",
+    "validate",
+]
 
 FORMATS = ("coco", "voc", "yolo", "cvat", "label-studio")
 MAX_LABELS_PER_MANIFEST = 250
-MAX_BOXES_PER_IMAGE = 50
-"""Custom Labels' "maximum number of labels per image is 50": a detection image's labels are
-its boxes."""
-ATTRIBUTE = "bounding-box"
 YOLO_CLASS_FILES = ("classes.txt", "obj.names", "data.yaml")
 
 
 class AnnotationError(ValueError):
     """The annotations cannot be read or make no manifest; the message says why."""
-
-
-@dataclass(frozen=True)
-class Box:
-    """One object: its label and its box in pixels (left, top, width, height)."""
-
-    label: str
-    left: float
-    top: float
-    width: float
-    height: float
-
-
-@dataclass
-class Annotated:
-    """One image and its boxes (``image`` relative to the images folder)."""
-
-    image: str
-    width: int
-    height: int
-    boxes: list[Box] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -350,91 +348,3 @@ def _box_problem(box: Box, image: Annotated, allowed: set[str] | None) -> str | 
             f"right {right:g}, bottom {bottom:g})"
         )
     return None
-
-
-def manifest_lines(
-    annotated: Iterable[Annotated],
-    labels: list[str],
-    s3_prefix: str,
-    creation_date: str,
-    job_name: str = "labeling-job/bounding-box",
-) -> list[str]:
-    """Ground Truth object-detection lines (module docstring), boxes in whole pixels."""
-    prefix = s3_prefix.rstrip("/") + "/"
-    class_id = {label: i for i, label in enumerate(labels)}
-    lines = []
-    for image in annotated:
-        used = sorted({class_id[b.label] for b in image.boxes})
-        lines.append(
-            json.dumps(
-                {
-                    "source-ref": prefix + image.image,
-                    ATTRIBUTE: {
-                        "image_size": [{"width": image.width, "height": image.height, "depth": 3}],
-                        "annotations": [
-                            {
-                                "class_id": class_id[b.label],
-                                "left": round(max(0.0, b.left)),
-                                "top": round(max(0.0, b.top)),
-                                "width": round(b.width),
-                                "height": round(b.height),
-                            }
-                            for b in image.boxes
-                        ],
-                    },
-                    f"{ATTRIBUTE}-metadata": {
-                        "objects": [{"confidence": 1} for _ in image.boxes],
-                        "class-map": {str(i): labels[i] for i in used},
-                        "type": "groundtruth/object-detection",
-                        "human-annotated": "yes",
-                        "creation-date": creation_date,
-                        "job-name": job_name,
-                    },
-                },
-                ensure_ascii=False,
-                sort_keys=True,
-            )
-        )
-    return lines
-
-
-def read_manifest(lines: Iterable[str]) -> list[Annotated]:
-    """The images and boxes of Ground Truth object-detection lines (the round trip)."""
-    found = []
-    for line in lines:
-        if not line.strip():
-            continue
-        record = json.loads(line)
-        box_attribute = next(
-            k for k in record if k not in {"source-ref"} and not k.endswith("-metadata")
-        )
-        boxes = record[box_attribute]
-        classes = record[f"{box_attribute}-metadata"]["class-map"]
-        [size] = boxes["image_size"]
-        found.append(
-            Annotated(
-                image=record["source-ref"].rsplit("/", 1)[-1],
-                width=size["width"],
-                height=size["height"],
-                boxes=[
-                    Box(classes[str(a["class_id"])], a["left"], a["top"], a["width"], a["height"])
-                    for a in boxes["annotations"]
-                ],
-            )
-        )
-    return found
-
-
-def split(
-    annotated: list[Annotated], test_fraction: float, seed: int = 42
-) -> tuple[list[Annotated], list[Annotated]]:
-    """Train and test by image: the ``test_fraction`` of images whose ``sha256(seed/name)``
-    sorts first (at least one each when there are two or more images)."""
-    if not 0 < test_fraction < 1:
-        raise AnnotationError(f"--test-split must be between 0 and 1, got {test_fraction}")
-    ordered = sorted(
-        annotated, key=lambda a: hashlib.sha256(f"{seed}/{a.image}".encode()).hexdigest()
-    )
-    count = min(len(ordered) - 1, max(1, round(len(ordered) * test_fraction)))
-    test = {a.image for a in ordered[:count]}
-    return [a for a in annotated if a.image not in test], [a for a in annotated if a.image in test]

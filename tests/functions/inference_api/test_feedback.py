@@ -658,14 +658,17 @@ def test_feedback_boxes_are_stored_with_the_item(api: Aws) -> None:
 
     assert (status, answer["status"]) == (200, "pending")
     [put] = stored
+
+    def stored_box(label: str, left: str, top: str, width: str, height: str) -> dict[str, Any]:
+        numbers = {"left": left, "top": top, "width": width, "height": height}
+        return {"M": {"label": {"S": label}, **{k: {"N": v} for k, v in numbers.items()}}}
+
     assert put["Item"]["boxes"] == {
         "L": [
-            {"M": {"label": {"S": "with_qr"}, "left": {"N": "0.100000"}, "top": {"N": "0.200000"},
-                   "width": {"N": "0.300000"}, "height": {"N": "0.250000"}}},
-            {"M": {"label": {"S": "without_qr"}, "left": {"N": "0.500000"}, "top": {"N": "0.500000"},
-                   "width": {"N": "0.200000"}, "height": {"N": "0.200000"}}},
+            stored_box("with_qr", "0.100000", "0.200000", "0.300000", "0.250000"),
+            stored_box("without_qr", "0.500000", "0.500000", "0.200000", "0.200000"),
         ]
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize(

@@ -48,6 +48,8 @@ SETTINGS = steps.Settings(
     min_f1=0.8,
     photo_index_arn="",
     embedding_model="titan-multimodal-g1",
+    project_type="classification",
+    base_manifest="",
 )
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 CUTOFF = "2026-11-23T03:00:00+00:00"
@@ -606,6 +608,8 @@ def test_handlers_read_their_settings_from_the_function_environment(
         "MIN_F1": "0.8",
         "PHOTO_INDEX_ARN": "",
         "EMBEDDING_MODEL": "titan-multimodal-g1",
+        "PROJECT_TYPE": "classification",
+        "BASE_MANIFEST": "",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -628,3 +632,88 @@ def test_handlers_read_their_settings_from_the_function_environment(
 )
 def test_execution_names_become_valid_version_names(execution: str, run: str) -> None:
     assert steps.run_name(execution) == run
+
+
+# --- prepare_data, object detection ---------------------------------------------------------
+
+
+def test_a_detection_stage_builds_detection_manifests_from_feedback_boxes(aws: Aws) -> None:
+    """The base images' boxes come from the base manifest; confirmed feedback with boxes
+    joins them in pixels of the photo; a confirmed item without boxes is skipped, said so."""
+    from dataclasses import replace
+
+    from retraining import detection_manifest as detection
+
+    settings = replace(
+        SETTINGS, project_type="object_detection", base_manifest="datasets/qr/train.manifest"
+    )
+    base = [
+        detection.Annotated(
+            f"datasets/qr/{n}.jpg", 320, 240, [detection.Box("qr", 10, 20, 100, 50)]
+        )
+        for n in range(4)
+    ]
+    body = "\n".join(
+        detection.manifest_lines(base, ["qr"], f"s3://{BUCKET}/", "2026-11-01T00:00:00")
+    ).encode()
+    aws["s3"].add_response(
+        "get_object",
+        {"Body": StreamingBody(io.BytesIO(body), len(body))},
+        {"Bucket": BUCKET, "Key": "datasets/qr/train.manifest"},
+    )
+    boxed, plain = "b" * 32, "c" * 32
+    aws["dynamodb"].add_response(
+        "query",
+        {
+            "Items": [
+                {
+                    "feedback_id": {"S": boxed},
+                    "training_key": {"S": f"feedback/qr/{boxed}.jpg"},
+                    "label": {"S": "qr"},
+                    "boxes": {"L": [{"M": {
+                        "label": {"S": "barcode"}, "left": {"N": "0.5"}, "top": {"N": "0.25"},
+                        "width": {"N": "0.25"}, "height": {"N": "0.5"}}}]},
+                },
+                {"feedback_id": {"S": plain}, "training_key": {"S": f"feedback/qr/{plain}.jpg"},
+                 "label": {"S": "qr"}},
+            ]
+        },
+        confirmed_query("reviewed_at <= :cutoff", {":cutoff": {"S": CUTOFF}}),
+    )  # fmt: skip
+    photo = image_bytes(640, 480)
+    aws["s3"].add_response(
+        "get_object",
+        {"Body": StreamingBody(io.BytesIO(photo), len(photo))},
+        {"Bucket": BUCKET, "Key": f"feedback/qr/{boxed}.jpg", "Range": "bytes=0-262143"},
+    )
+    aws["rekognition"].add_response("describe_projects", {"ProjectDescriptions": []})
+    manifests: dict[str, bytes] = {}
+    for kind in ("TRAIN", "TEST"):
+        aws["s3"].add_response("put_object", {})
+        aws["rekognition"].add_response("create_dataset", {"DatasetArn": dataset(kind)})
+    aws.s3.meta.events.register(
+        "before-parameter-build.s3.PutObject",
+        lambda params, **_: manifests.__setitem__(params["Key"], params["Body"]),
+    )
+
+    answer = steps.prepare_data(
+        aws.s3, aws.rekognition, aws.dynamodb, settings, "run-2", now=lambda: NOW
+    )
+
+    assert (answer["images"], answer["feedback"], answer["skipped"]) == (5, 1, 1)
+    assert answer["labels"] == ["barcode", "qr"]
+    records = [
+        json.loads(line) for body in manifests.values() for line in body.decode().splitlines()
+    ]
+    by_ref = {r["source-ref"]: r for r in records}
+    fed = by_ref[f"s3://{BUCKET}/feedback/qr/{boxed}.jpg"]
+    assert fed["bounding-box"] == {
+        "image_size": [{"width": 640, "height": 480, "depth": 3}],
+        "annotations": [{"class_id": 0, "left": 320, "top": 120, "width": 160, "height": 240}],
+    }
+    assert fed["bounding-box-metadata"]["type"] == "groundtruth/object-detection"
+    assert fed["bounding-box-metadata"]["class-map"] == {"0": "barcode"}
+    assert by_ref[f"s3://{BUCKET}/datasets/qr/0.jpg"]["bounding-box"]["annotations"] == [
+        {"class_id": 1, "left": 10, "top": 20, "width": 100, "height": 50}
+    ]
+    assert len(by_ref) == 5
