@@ -75,6 +75,7 @@ def offline_config(origin: str) -> dict[str, Any]:
         "authority": f"{origin}{OFFLINE_COGNITO}",
         "clientId": OFFLINE_CLIENT_ID,
         "logoutEndpoint": f"{origin}{OFFLINE_COGNITO}/logout",
+        "projectType": "classification",
     }
 
 

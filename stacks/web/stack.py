@@ -96,6 +96,8 @@ class WebStack(Stack):
                 f"{user_pool.user_pool_id}",
                 "clientId": self.login.client.user_pool_client_id,
                 "logoutEndpoint": f"{self.login.login_url}/logout",
+                # object_detection: people draw boxes in "Is this right?".
+                "projectType": config.project_type,
             }
         )
         outputs = {

@@ -271,7 +271,8 @@ def test_the_adaptive_policy_reaches_the_guard_with_its_parameters() -> None:
         ),
         (
             {"retraining": {"auto": True}},
-            "stages.dev.retraining.auto: unknown key; allowed keys here: base_manifest, dataset_prefix, enabled",
+            "stages.dev.retraining.auto: unknown key; allowed keys here: base_manifest, "
+            "dataset_prefix, enabled",
         ),
     ],
 )

@@ -1175,3 +1175,172 @@ def test_feedback_on_a_provisional_answer_says_where_the_answer_came_from(
         "no_code",
         "v1",
     )
+
+
+# --- object detection: boxes drawn on the phone ----------------------------------------
+
+DETECTED = {
+    "source": "model",
+    "model_version": "v1",
+    "labels": [
+        {
+            "name": "qr_code",
+            "confidence": 91.0,
+            "bounding_box": {"left": 0.1, "top": 0.1, "width": 0.2, "height": 0.2},
+        }
+    ],
+    "review_requested": False,
+}
+
+
+def detection_stage(page: Page, server: PreviewServer) -> None:
+    """The offline preview as a stage whose project finds objects, answering one box."""
+    from inference_api.schema import LabelsResponse
+
+    from tools.web_preview import offline_config
+
+    LabelsResponse.model_validate(DETECTED)
+    config = {**offline_config(server.origin), "projectType": "object_detection"}
+    page.route(
+        "**/config.json",
+        lambda route: route.fulfill(
+            status=200, content_type="application/json", body=json.dumps(config)
+        ),
+    )
+    page.route(
+        "**/v1/labels",
+        lambda route: route.fulfill(
+            status=200, content_type="application/json", body=json.dumps(DETECTED)
+        ),
+    )
+
+
+def frame_point(page: Page, x: float, y: float) -> tuple[float, float]:
+    # The frame takes the photo's size once it is decoded: draw only then.
+    page.wait_for_function(
+        "() => { const i = document.getElementById('box-photo');"
+        " return i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().height > 0; }"
+    )
+    page.locator("#box-frame").scroll_into_view_if_needed()  # the mouse acts in the viewport
+    box = page.locator("#box-frame").bounding_box()
+    assert box is not None
+    return box["x"] + x * box["width"], box["y"] + y * box["height"]
+
+
+def drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> None:
+    page.mouse.move(*frame_point(page, *start))
+    page.mouse.down()
+    page.mouse.move(*frame_point(page, *end), steps=5)
+    page.mouse.up()
+
+
+def touch_drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """A finger's drag, as the browser reports it: pointer events of type touch."""
+    frame = page.locator("#box-frame")
+    for kind, point in (("pointerdown", start), ("pointermove", end), ("pointerup", end)):
+        x, y = frame_point(page, *point)
+        frame.dispatch_event(
+            kind,
+            {
+                "pointerType": "touch",
+                "pointerId": 7,
+                "isPrimary": True,
+                "clientX": x,
+                "clientY": y,
+                "bubbles": True,
+            },
+        )
+
+
+def sent_boxes(server: PreviewServer) -> list[dict[str, Any]]:
+    [sent] = api_calls(server, "/v1/feedback")
+    assert sent is not None
+    boxes: list[dict[str, Any]] = sent["boxes"]
+    return boxes
+
+
+def test_boxes_are_drawn_moved_resized_deleted_and_sent_with_a_mouse(
+    page: Page, server: PreviewServer
+) -> None:
+    detection_stage(page, server)
+    sign_in(page, server)
+    choose(page, jpeg(800, 600))
+    expect(page.locator("#box-editor")).to_be_visible()
+    expect(page.locator("#box-frame .edit-box")).to_have_count(1)  # the model's box
+
+    drag(page, (0.5, 0.5), (0.8, 0.9))  # a box the model missed
+    expect(page.locator("#box-frame .edit-box")).to_have_count(2)
+    drag(page, (0.2, 0.2), (0.3, 0.3))  # move the model's box by 10%
+    handle = page.locator("#box-frame .edit-box .handle").nth(1)
+    handle_box = handle.bounding_box()
+    assert handle_box is not None
+    page.mouse.move(handle_box["x"] + 8, handle_box["y"] + 8)
+    page.mouse.down()
+    page.mouse.move(*frame_point(page, 0.9, 0.95), steps=5)  # resize the new one
+    page.mouse.up()
+    drag(page, (0.02, 0.9), (0.1, 0.98))  # a third box, then deleted
+    expect(page.locator("#box-frame .edit-box")).to_have_count(3)
+    page.get_by_role("button", name="Delete box 3").click()
+    page.get_by_label("Label of box 2").select_option("no_code")
+    page.get_by_role("button", name="Send").click()
+
+    expect(page.locator("#feedback-status")).to_contain_text("Thank you")
+    first, second = sent_boxes(server)
+    assert first["label"] == "qr_code"
+    assert (first["left"], first["top"]) == (
+        pytest.approx(0.2, abs=0.02),
+        pytest.approx(0.2, abs=0.02),
+    )
+    assert (first["width"], first["height"]) == (
+        pytest.approx(0.2, abs=0.01),
+        pytest.approx(0.2, abs=0.01),
+    )
+    assert second["label"] == "no_code"
+    assert (second["left"], second["top"]) == (
+        pytest.approx(0.5, abs=0.02),
+        pytest.approx(0.5, abs=0.02),
+    )
+    assert second["left"] + second["width"] == pytest.approx(0.9, abs=0.03)
+    assert second["top"] + second["height"] == pytest.approx(0.95, abs=0.03)
+
+
+def test_a_box_is_drawn_with_a_finger(page: Page, server: PreviewServer) -> None:
+    detection_stage(page, server)
+    sign_in(page, server)
+    choose(page, jpeg(800, 600))
+    expect(page.locator("#box-frame .edit-box")).to_have_count(1)
+
+    touch_drag(page, (0.4, 0.4), (0.7, 0.6))
+    expect(page.locator("#box-frame .edit-box")).to_have_count(2)
+    page.get_by_role("button", name="Send").click()
+
+    expect(page.locator("#feedback-status")).to_contain_text("Thank you")
+    drawn = sent_boxes(server)[1]
+    assert (drawn["left"], drawn["top"]) == (
+        pytest.approx(0.4, abs=0.02),
+        pytest.approx(0.4, abs=0.02),
+    )
+    assert (drawn["width"], drawn["height"]) == (
+        pytest.approx(0.3, abs=0.02),
+        pytest.approx(0.2, abs=0.02),
+    )
+
+
+def test_the_box_editor_in_japanese(browser: Browser, server: PreviewServer) -> None:
+    page = _new_page(browser, locale="ja-JP")
+    try:
+        detection_stage(page, server)
+        page.goto(server.origin + "/")
+        page.get_by_role("button", name="サインイン").click()
+        expect(page.locator("#user-name")).to_have_text("preview@example.com")
+        choose(page, jpeg(800, 600))
+
+        expect(page.locator("#box-editor .note")).to_contain_text(
+            "写真の上をドラッグして枠を追加します"
+        )
+        expect(page.get_by_role("button", name="枠 1 を削除")).to_be_visible()
+        expect(page.get_by_label("枠 1 のラベル")).to_have_value("qr_code")
+        page.get_by_role("button", name="枠 1 を削除").click()
+        expect(page.locator("#box-frame .edit-box")).to_have_count(0)
+    finally:
+        page.context.close()

@@ -2,6 +2,7 @@
 // reviewers see (GET/POST /v1/review). Both in the page's language; both re-render
 // when it changes.
 import { ApiProblem } from "./api.js";
+import { createBoxEditor } from "./boxes.js";
 import { t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -31,9 +32,10 @@ function problemText(problem) {
 }
 
 /**
- * @param {{api: object}} deps the API client of api.js
+ * @param {{api: object, detection?: boolean}} deps the API client of api.js; detection:
+ *   the stage's project finds objects (people correct the boxes)
  */
-export function createFeedback({ api }) {
+export function createFeedback({ api, detection = false }) {
   const state = {
     known: [], // labels of the promoted version (GET /v1/models)
     answer: null, // {s3Key, body} of the labels answer the form is about
@@ -51,9 +53,14 @@ export function createFeedback({ api }) {
     );
   }
 
+  const editor = createBoxEditor($("box-frame"), $("box-list"), {
+    labels: () => [...new Set([...state.known, ...(state.answer?.body.labels ?? []).map((l) => l.name)])],
+    onChange: () => refreshForm(),
+  });
+
   function chosen() {
     const picked = document.querySelector('input[name="feedback-choice"]:checked');
-    if (!picked) return null;
+    if (!picked) return detection ? (editor.boxes()[0]?.label ?? null) : null;
     return picked.value ? picked.value : validLabel($("other-label").value);
   }
 
@@ -92,6 +99,8 @@ export function createFeedback({ api }) {
     });
     $("choice-list").replaceChildren(...choices);
     $("review-note").hidden = !answer.body.review_requested;
+    $("box-editor").hidden = !detection;
+    if (detection) editor.rerender();
     $("feedback-choices").disabled = state.sent !== null;
     $("other-label").disabled = state.sent !== null;
     if (state.sent !== null) $("feedback-status").textContent = t("feedbackThanks", { label: state.sent });
@@ -113,6 +122,7 @@ export function createFeedback({ api }) {
         label,
         new_label: !state.known.includes(label),
         answer_source: state.answer.body.source ?? "model",
+        ...(detection ? { boxes: editor.boxes() } : {}),
       });
       state.sent = label;
     } catch (problem) {
@@ -243,6 +253,15 @@ export function createFeedback({ api }) {
     /** A new labels answer (or null: another mode, another photo, an error). */
     show(answer) {
       state.answer = answer;
+      if (detection && answer) {
+        $("box-photo").src = answer.photoUrl ?? "";
+        $("box-photo").alt = t("boxPhotoAlt");
+        editor.load(
+          answer.body.labels
+            .filter((label) => label.bounding_box)
+            .map((label) => ({ label: label.name, ...label.bounding_box })),
+        );
+      }
       state.sent = null;
       $("feedback-status").textContent = "";
       $("other-label").value = "";

@@ -380,7 +380,9 @@ async function run({ automatic = false } = {}) {
     state.retries = 0;
     state.result = { mode: currentMode, body };
     renderResult();
-    state.feedback.show(currentMode === "labels" ? { s3Key: state.s3Key, body } : null);
+    state.feedback.show(
+      currentMode === "labels" ? { s3Key: state.s3Key, body, photoUrl: $("photo").dataset.url } : null,
+    );
     setStatus(t("done"));
     stopModelPoll();
     if (currentMode === "labels" && body.source === "provisional") startModelPoll(state.s3Key);
@@ -541,7 +543,7 @@ async function start() {
     if (!token) throw new ApiProblem("unauthenticated");
     return token;
   });
-  state.feedback = createFeedback({ api: state.api });
+  state.feedback = createFeedback({ api: state.api, detection: state.config.projectType === "object_detection" });
   let user = null;
   try {
     user = await state.auth.init();
