@@ -410,6 +410,7 @@ def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
                     "origin": "person",
                     "created_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
                     "image_url": f"{self._origin()}/_offline/uploads/{key}",
+                    "boxes": body.get("boxes"),
                 }
                 self._json(
                     200,
@@ -433,6 +434,8 @@ def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
             else:
                 if action == "correct":
                     item["label"] = str(body.get("label", "")).strip()
+                if action != "discard" and body.get("boxes") is not None:
+                    item["boxes"] = body["boxes"]
                 item["status"] = "discarded" if action == "discard" else "confirmed"
                 self._json(
                     200,

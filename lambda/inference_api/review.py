@@ -17,6 +17,7 @@ from shared.layout import FEEDBACK_BY_STATUS_INDEX, REVIEWERS_GROUP
 from inference_api.calls import Clients, Settings, State, aws
 from inference_api.errors import ApiError
 from inference_api.feedback import (
+    boxes_attribute,
     check_known,
     copy_into_training,
     extension_of,
@@ -65,6 +66,26 @@ def _n(item: dict[str, Any], name: str) -> float | None:
     return float(value) if value is not None else None
 
 
+def _boxes(item: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The item's boxes (object detection) as the API shows them, None when it has none."""
+    listed = item.get("boxes", {}).get("L")
+    if not isinstance(listed, list):
+        return None
+    boxes = []
+    for entry in listed:
+        fields = entry.get("M", {}) if isinstance(entry, dict) else {}
+        try:
+            boxes.append(
+                {
+                    "label": fields["label"]["S"],
+                    **{k: float(fields[k]["N"]) for k in ("left", "top", "width", "height")},
+                }
+            )
+        except (KeyError, TypeError, ValueError):
+            continue  # a malformed box of an old item: the others still show
+    return boxes
+
+
 def list_pending(
     settings: Settings, clients: Clients, state: State, caller_groups: frozenset[str]
 ) -> dict[str, Any]:
@@ -111,6 +132,7 @@ def list_pending(
                 "origin": _s(item, "origin") or "person",
                 "created_at": _s(item, "created_at"),
                 "image_url": url,
+                "boxes": _boxes(item),
             }
         )
     return {"known_labels": sorted(state.known_labels), "items": answer}
@@ -231,6 +253,20 @@ def review(
         sets += ", label = :label, agreed = :agreed"
         values[":label"] = {"S": label}
         values[":agreed"] = {"BOOL": label == _s(item, "answered_label")}
+    if request.action != "discard" and request.boxes is not None:
+        # The reviewer's boxes replace the person's (object detection).
+        active_version(settings, clients, state)  # the project's labels, to check each box's
+        checked = [
+            (
+                check_known(
+                    state, b.label, new_label=request.new_label, field_name=f"boxes.{i}.label"
+                ),
+                b,
+            )
+            for i, b in enumerate(request.boxes)
+        ]
+        sets += ", boxes = :boxes"
+        values[":boxes"] = boxes_attribute(checked)
     try:
         aws(
             clients,

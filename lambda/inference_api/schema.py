@@ -223,6 +223,12 @@ class ReviewRequest(_Body):
         default=None, min_length=1, max_length=255, description="correct only: the right label"
     )
     new_label: bool = False
+    boxes: list[FeedbackBox] | None = Field(
+        default=None,
+        max_length=50,
+        description="object detection, confirm or correct: the boxes as they should be "
+        "(they replace the item's)",
+    )
 
 
 # --- answers (documented in docs/openapi.json; tests validate real answers against them) ---
@@ -357,6 +363,9 @@ class ReviewItem(_Answer):
     origin: Literal["person", "low_confidence"]
     created_at: str | None = Field(description="ISO 8601")
     image_url: str = Field(description="presigned S3 GET of the photo, valid 300 seconds")
+    boxes: list[FeedbackBox] | None = Field(
+        default=None, description="object detection: the boxes sent with the feedback"
+    )
 
 
 class ReviewListResponse(_Answer):

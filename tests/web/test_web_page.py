@@ -1344,3 +1344,27 @@ def test_the_box_editor_in_japanese(browser: Browser, server: PreviewServer) -> 
         expect(page.locator("#box-frame .edit-box")).to_have_count(0)
     finally:
         page.context.close()
+
+
+def test_a_reviewer_corrects_the_boxes_of_a_queued_photo(page: Page, server: PreviewServer) -> None:
+    detection_stage(page, server)
+    sign_in(page, server)
+    choose(page, jpeg(800, 600))
+    expect(page.locator("#box-frame .edit-box")).to_have_count(1)
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#feedback-status")).to_contain_text("Thank you")
+
+    page.get_by_role("button", name="Show photos waiting for review").click()
+    item = page.locator("#review-list .review-item").first
+    expect(item.locator(".edit-box")).to_have_count(1)  # the boxes the person sent
+    item.get_by_role("button", name="Delete box 1").click()
+    expect(item.locator(".edit-box")).to_have_count(0)
+    item.get_by_role("button", name="Confirm").click()
+
+    expect(page.locator("#review-list")).to_contain_text("Confirmed")
+    [(feedback_id, reviewed)] = list(server.feedback.items())
+    assert (reviewed["status"], reviewed["boxes"]) == ("confirmed", [])
+    [sent] = [
+        body for method, path, body in server.requests if path == "/v1/review" and method == "POST"
+    ]
+    assert sent == {"feedback_id": feedback_id, "action": "confirm", "boxes": []}

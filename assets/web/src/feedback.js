@@ -135,11 +135,31 @@ export function createFeedback({ api, detection = false }) {
 
   // --- the review queue ------------------------------------------------------------
 
+  const reviewEditors = new Map(); // feedback_id -> box editor (object detection)
+
+  function reviewPhoto(item) {
+    const image = Object.assign(document.createElement("img"), { src: item.image_url, alt: t("reviewPhoto") });
+    if (!detection) return image;
+    // Reviewers of a detection project see the boxes on the photo and can correct them.
+    const wrapper = document.createElement("div");
+    const frame = document.createElement("div");
+    frame.className = "box-frame";
+    frame.append(image);
+    const list = document.createElement("ol");
+    list.className = "box-list";
+    const editor = createBoxEditor(frame, list, { labels: () => state.known, onChange: () => {} });
+    const previous = reviewEditors.get(item.feedback_id);
+    editor.load(previous ? previous.boxes() : (item.boxes ?? []));
+    reviewEditors.set(item.feedback_id, editor);
+    wrapper.append(frame, list);
+    return wrapper;
+  }
+
   function reviewItem(item) {
     const row = document.createElement("li");
     row.className = "review-item";
     row.dataset.id = item.feedback_id;
-    const image = Object.assign(document.createElement("img"), { src: item.image_url, alt: t("reviewPhoto") });
+    const image = reviewPhoto(item);
     const facts = document.createElement("p");
     const suggested = document.createElement("strong");
     suggested.textContent = item.label ? t("suggested", { label: item.label }) : t("unsorted");
@@ -212,10 +232,12 @@ export function createFeedback({ api, detection = false }) {
     const row = $("review-list").querySelector(`[data-id="${item.feedback_id}"]`);
     for (const button of row?.querySelectorAll("button, input") ?? []) button.disabled = true;
     try {
+      const editor = reviewEditors.get(item.feedback_id);
       const answer = await api.review({
         feedback_id: item.feedback_id,
         action,
         ...(label ? { label, new_label: !state.known.includes(label) } : {}),
+        ...(detection && editor && action !== "discard" ? { boxes: editor.boxes() } : {}),
       });
       state.reviewStatus[item.feedback_id] =
         answer.status === "discarded" ? ["reviewDiscarded", {}] : ["reviewConfirmed", { label: answer.label }];

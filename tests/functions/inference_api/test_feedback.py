@@ -698,3 +698,49 @@ def test_a_box_of_an_unknown_label_is_400_naming_the_box(api: Aws) -> None:
         "unknown_label",
         "boxes.0.label",
     )
+
+
+def test_the_queue_shows_an_items_boxes_and_a_reviewer_replaces_them(api: Aws) -> None:
+    boxed = {
+        **pending_item(),
+        "boxes": {"L": [{"M": {"label": {"S": "with_qr"}, "left": {"N": "0.1"}, "top": {"N": "0.2"},
+                               "width": {"N": "0.3"}, "height": {"N": "0.25"}}}]},
+    }  # fmt: skip
+    pointer(api)
+    api.dynamodb.add_response("query", {"Items": [boxed]})
+
+    status, answer, _ = api.call(rest_event("GET", "/v1/review", groups="reviewers"))
+
+    assert status == 200
+    assert answer["items"][0]["boxes"] == [
+        {"label": "with_qr", "left": 0.1, "top": 0.2, "width": 0.3, "height": 0.25}
+    ]
+
+    _get(api, boxed)
+    updates: list[dict[str, Any]] = []
+    api.clients.dynamodb.meta.events.register(
+        "before-parameter-build.dynamodb.UpdateItem", lambda params, **_: updates.append(params)
+    )
+    api.dynamodb.add_response("update_item", {})
+    moved = [{**BOXES[0], "left": 0.15}]
+
+    status, answer, _ = api.call(review_event("confirm", boxes=moved))
+
+    assert (status, answer["status"]) == (200, "confirmed")
+    [update] = updates
+    assert update["UpdateExpression"].endswith(", boxes = :boxes")
+    [box] = update["ExpressionAttributeValues"][":boxes"]["L"]
+    assert box["M"]["left"] == {"N": "0.150000"}
+
+
+def test_a_reviewers_box_of_an_unknown_label_is_400(api: Aws) -> None:
+    _get(api, pending_item())
+    pointer(api)
+
+    status, answer, _ = api.call(review_event("confirm", boxes=[{**BOXES[0], "label": "cat"}]))
+
+    assert (status, answer["error"]["code"], answer["error"]["field"]) == (
+        400,
+        "unknown_label",
+        "boxes.0.label",
+    )
