@@ -42,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -255,6 +256,16 @@ def _copy_upload(settings: Settings, clients: Clients, source: str, target: str)
         ) from None
 
 
+@dataclass(frozen=True)
+class _Ratios:
+    """A box as ratios of the photo (what :func:`boxes_attribute` reads)."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+
+
 def boxes_attribute(boxes: list[tuple[str, Any]]) -> dict[str, Any]:
     """The item's ``boxes``: a list of ``{label, left, top, width, height}`` (ratios)."""
     return {
@@ -405,6 +416,11 @@ def queue_low_confidence(
         )
         if suggested is not None:
             item["label"] = {"S": suggested}
+        boxed = [x for x in labels if x.get("bounding_box")]
+        if boxed:  # object detection: the reviewer starts from the model's boxes
+            item["boxes"] = boxes_attribute(
+                [(x["name"], _Ratios(**x["bounding_box"])) for x in boxed[:50]]
+            )
         # A person's feedback on this photo may already be there: never overwrite it.
         aws(
             clients,

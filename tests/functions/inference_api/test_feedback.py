@@ -744,3 +744,36 @@ def test_a_reviewers_box_of_an_unknown_label_is_400(api: Aws) -> None:
         "unknown_label",
         "boxes.0.label",
     )
+
+
+def test_a_low_confidence_detection_is_queued_with_the_models_boxes(api: Aws) -> None:
+    head(api)
+    pointer(api)
+    box = {"Left": 0.25, "Top": 0.5, "Width": 0.125, "Height": 0.25}
+    api.rekognition.add_response(
+        "detect_custom_labels",
+        {
+            "CustomLabels": [
+                {"Name": "with_qr", "Confidence": 31.0, "Geometry": {"BoundingBox": box}}
+            ]
+        },
+    )
+    api.dynamodb.add_response("update_item", {})
+    copied(api, "with_qr", read=False)
+    stored: list[dict[str, Any]] = []
+    api.clients.dynamodb.meta.events.register(
+        "before-parameter-build.dynamodb.PutItem", lambda params, **_: stored.append(params)
+    )
+    api.dynamodb.add_response("put_item", {})
+
+    status, answer, _ = api.call(rest_event("POST", "/v1/labels", {"image": {"s3_key": KEY}}))
+
+    assert (status, answer["review_requested"]) == (200, True)
+    [box_item] = stored[0]["Item"]["boxes"]["L"]
+    assert box_item["M"]["label"] == {"S": "with_qr"}
+    assert {k: box_item["M"][k]["N"] for k in ("left", "top", "width", "height")} == {
+        "left": "0.250000",
+        "top": "0.500000",
+        "width": "0.125000",
+        "height": "0.250000",
+    }
