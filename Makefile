@@ -75,7 +75,7 @@ preview-offline: setup web ## Serve the page on localhost:5173 with recorded res
 screenshots: setup web ## Refresh docs/screenshots/ (the README's) from the browser tests
 	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots pytest -q tests/web/test_web_page.py -k "labels_mode or face_search or face_analysis or japanese or reviewer_confirms or code_mode"
 
-bench: setup web layers ## Benchmarks (print figures): cost simulator per stage, API handler overhead, code reader, page photo preparation
+bench: setup web layers ## Benchmarks (print figures): cost simulator per stage, API handler overhead, code reader, face crops, page photo preparation
 	python -m tools.cost bench --stage dev
 	@echo
 	python -m tools.cost bench --stage prod
@@ -83,6 +83,8 @@ bench: setup web layers ## Benchmarks (print figures): cost simulator per stage,
 	python -m tools.bench.api
 	@echo
 	python -m tools.bench.codes
+	@echo
+	python -m tools.bench.faces
 	@echo
 	python -m tools.bench.page
 
