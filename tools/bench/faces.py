@@ -18,7 +18,6 @@ import time
 
 from PIL import Image, ImageDraw
 
-
 RUNS = 15
 
 
