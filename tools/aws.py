@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 
 class ToolError(RuntimeError):
@@ -45,6 +46,35 @@ def stack_outputs(cloudformation: Any, stage: str, kind: str) -> dict[str, str]:
             ) from None
         raise
     return {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+
+
+def report(run: Callable[[], int], tool_errors: tuple[type[Exception], ...] = ()) -> int:
+    """``run()``, its exit code; a tool's or AWS's failure printed as one ``error:`` line on
+    standard error (what went wrong and what to do), and 1.
+
+    :param tool_errors: the tool's own error types besides :class:`ToolError`.
+    """
+    known: tuple[type[Exception], ...] = (ToolError, *tool_errors)
+    try:
+        return run()
+    except known as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except ProfileNotFound as exc:
+        print(f"error: {exc}; see 'aws configure list-profiles'", file=sys.stderr)
+    except NoCredentialsError:
+        print(
+            "error: no AWS credentials found; run 'aws sso login' or set AWS_PROFILE",
+            file=sys.stderr,
+        )
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        print(
+            f"error: AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}",
+            file=sys.stderr,
+        )
+    except BotoCoreError as exc:
+        print(f"error: AWS call failed: {exc}", file=sys.stderr)
+    return 1
 
 
 HOW = (

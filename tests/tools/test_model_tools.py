@@ -107,25 +107,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
             AttributeDefinitions=[{"AttributeName": "project_version_arn", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        dynamodb.create_table(
-            TableName="faces",
-            KeySchema=[{"AttributeName": "face_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[
-                {"AttributeName": "face_id", "AttributeType": "S"},
-                {"AttributeName": "person_id", "AttributeType": "S"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "by-person",
-                    "KeySchema": [
-                        {"AttributeName": "person_id", "KeyType": "HASH"},
-                        {"AttributeName": "face_id", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
         for name in ("summary",):
             s3.put_object(
                 Bucket="training",

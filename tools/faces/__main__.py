@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 from tqdm import tqdm
 
-from tools.aws import ToolError
+from tools.aws import report
 from tools.faces import people
 from tools.models import lifecycle
 
@@ -92,26 +91,7 @@ def run(args: argparse.Namespace, session: Any, out: Any = None) -> int:
 
 def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        return run(args, session or boto3.Session(region_name=args.region))
-    except ToolError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-    except ProfileNotFound as exc:
-        print(f"error: {exc}; see 'aws configure list-profiles'", file=sys.stderr)
-    except NoCredentialsError:
-        print(
-            "error: no AWS credentials found; run 'aws sso login' or set AWS_PROFILE",
-            file=sys.stderr,
-        )
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        print(
-            f"error: AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}",
-            file=sys.stderr,
-        )
-    except BotoCoreError as exc:
-        print(f"error: AWS call failed: {exc}", file=sys.stderr)
-    return 1
+    return report(lambda: run(args, session or boto3.Session(region_name=args.region)))
 
 
 if __name__ == "__main__":

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 from tqdm import tqdm
 
+from tools.aws import report
 from tools.models import crossaccount, detection, lifecycle, manifest, photo_index
 from tools.models.lifecycle import StageResources, ToolError
 
@@ -420,31 +420,16 @@ def _print_provisional(evaluation: Any, provisional: Any, out: Any) -> None:
 
 def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
     args = _parser().parse_args(argv)
-    try:
+
+    def go() -> int:
         to_session = (
             boto3.Session(profile_name=args.to_profile, region_name=args.region)
             if getattr(args, "to_profile", None)
             else None
         )
         return run(args, session or boto3.Session(region_name=args.region), to_session=to_session)
-    except (ToolError, manifest.ManifestError, detection.AnnotationError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-    except ProfileNotFound as exc:
-        print(f"error: {exc}; see 'aws configure list-profiles'", file=sys.stderr)
-    except NoCredentialsError:
-        print(
-            "error: no AWS credentials found; run 'aws sso login' or set AWS_PROFILE",
-            file=sys.stderr,
-        )
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        print(
-            f"error: AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}",
-            file=sys.stderr,
-        )
-    except BotoCoreError as exc:
-        print(f"error: AWS call failed: {exc}", file=sys.stderr)
-    return 1
+
+    return report(go, (manifest.ManifestError, detection.AnnotationError))
 
 
 if __name__ == "__main__":

@@ -16,19 +16,9 @@ object-detection datasets):
   ``label-studio-sdk``, which would pull pandas and nltk into the tools, so its
   documented result format is mapped here onto globox's ``Annotation``).
 
-Writes the SageMaker Ground Truth bounding-box lines Custom Labels trains on
-("Object localization in manifest files", Custom Labels developer guide)::
-
-    {"source-ref": "s3://bucket/images/IMG_1186.png",
-     "bounding-box": {"image_size": [{"width": 640, "height": 480, "depth": 3}],
-                      "annotations": [{"class_id": 1, "top": 251, "left": 399,
-                                       "width": 155, "height": 101}]},
-     "bounding-box-metadata": {"objects": [{"confidence": 1}],
-                               "class-map": {"1": "Echo Dot"},
-                               "type": "groundtruth/object-detection",
-                               "human-annotated": "yes",
-                               "creation-date": "2013-11-18T02:53:27",
-                               "job-name": "my job"}}
+Writes SageMaker Ground Truth object-detection lines
+(:mod:`retraining.detection_manifest` has the format and the code the retraining
+workflow shares).
 
 Limits checked, each problem reported with its file and box (Custom Labels
 "Guidelines and quotas": at most 250 unique labels per manifest, at most 50
