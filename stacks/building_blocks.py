@@ -125,6 +125,46 @@ def native_layer(scope: Construct, construct_id: str, name: str) -> lambda_.Laye
     )
 
 
+API_FUNCTION_MEMORY_MB = 1024
+"""For base64 decoding of a 4 MB image, and Pillow's decode of a 15 MB upload."""
+API_FUNCTION_TIMEOUT = Duration.seconds(28)
+"""Under API Gateway's 29-second integration limit."""
+
+
+def api_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    handler: str,
+    description: str,
+    service: str,
+    log_retention_days: int,
+    allowed_origins: Sequence[str],
+    environment: dict[str, str],
+    extra_layers: Sequence[lambda_.ILayerVersion] = (),
+) -> lambda_.Function:
+    """A function behind the API's resolver (labels, codes, faces): :func:`python_function`
+    with :data:`API_FUNCTION_MEMORY_MB`, :data:`API_FUNCTION_TIMEOUT`, the stage's web
+    origins for CORS (``ALLOWED_ORIGINS``) and traces that never hold an answer
+    (presigned URLs, names of people, what a code holds)."""
+    return python_function(
+        scope,
+        construct_id,
+        handler=handler,
+        description=description,
+        service=service,
+        log_retention_days=log_retention_days,
+        memory_size=API_FUNCTION_MEMORY_MB,
+        timeout=API_FUNCTION_TIMEOUT,
+        environment={
+            **environment,
+            "ALLOWED_ORIGINS": ",".join(allowed_origins),
+            "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+        },
+        extra_layers=extra_layers,
+    )
+
+
 def python_function(
     scope: Construct,
     construct_id: str,

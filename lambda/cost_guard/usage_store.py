@@ -32,11 +32,11 @@ One more item, key ``"active"``, is the stage's model pointer
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, date, datetime
 from typing import Any
 
 from shared import pointer
+from shared.dynamodb_values import number
 
 from cost_guard.adaptive import UseSummary
 from cost_guard.policy import DEMAND_WINDOW_MINUTES, Usage
@@ -48,17 +48,7 @@ LATEST_EPOCH_SECONDS = 4_102_444_800
 def _number(item: dict[str, Any], name: str) -> float | None:
     """Attribute ``name`` as a finite number, or None when it is absent or malformed
     (a string, a map, NaN): one bad attribute never stops the guard's run."""
-    return _finite(item.get(name))
-
-
-def _finite(value: Any) -> float | None:
-    """A DynamoDB ``{"N": ...}`` value as a finite number, or None."""
-    raw = value.get("N") if isinstance(value, dict) else None
-    try:
-        number = float(raw) if isinstance(raw, str) else None
-    except ValueError:
-        return None
-    return number if number is not None and math.isfinite(number) else None
+    return number(item.get(name))
 
 
 def _time(item: dict[str, Any], name: str) -> datetime | None:
@@ -108,7 +98,7 @@ def parse_record(item: dict[str, Any]) -> tuple[Usage, UseSummary, list[int]]:
     entries = demand.get("L", []) if isinstance(demand, dict) else []
     recent = []
     for entry in entries if isinstance(entries, list) else []:
-        minute = _finite(entry)
+        minute = number(entry)
         if minute is not None and 0 <= minute < LATEST_EPOCH_SECONDS / 60:
             recent.append(int(minute))
     return _usage(item), summary, recent
@@ -126,7 +116,7 @@ def _usage(item: dict[str, Any]) -> Usage:
     listed = raw_latencies.get("L", []) if isinstance(raw_latencies, dict) else []
     latencies = tuple(
         x
-        for x in (_finite(v) for v in (listed if isinstance(listed, list) else []))
+        for x in (number(v) for v in (listed if isinstance(listed, list) else []))
         if x is not None and 0 < x < 24 * 60
     )
     raw_month = item.get("minutes_month_of")
@@ -136,7 +126,7 @@ def _usage(item: dict[str, Any]) -> Usage:
     window_entries = raw_window.get("L", []) if isinstance(raw_window, dict) else []
     window = tuple(
         int(m)
-        for m in (_finite(v) for v in (window_entries if isinstance(window_entries, list) else []))
+        for m in (number(v) for v in (window_entries if isinstance(window_entries, list) else []))
         if m is not None and 0 <= m < LATEST_EPOCH_SECONDS / 60
     )
     return Usage(

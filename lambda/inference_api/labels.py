@@ -11,9 +11,11 @@ client sends ``require_model``, 503 with ``Retry-After``.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from typing import Any
 
+from shared.dynamodb_values import number, numbers
 from shared.imaging import CUSTOM_LABELS
 
 from inference_api import feedback
@@ -143,22 +145,6 @@ def _usage_item(settings: Settings, clients: Clients, arn: str) -> dict[str, Any
     return item
 
 
-def _number(value: Any) -> float | None:
-    """A DynamoDB ``{"N": ...}`` as a finite number, None when absent or malformed."""
-    try:
-        number = float(value.get("N", "nan")) if isinstance(value, dict) else math.nan
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _numbers(item: dict[str, Any], name: str) -> list[float]:
-    """A list attribute's finite numbers (malformed entries left out)."""
-    listed = item.get(name, {}).get("L", [])
-    found = (_number(entry) for entry in (listed if isinstance(listed, list) else []))
-    return [x for x in found if x is not None]
-
-
 def _cap_spent(settings: Settings, state: State, item: dict[str, Any]) -> bool:
     """Whether today's ``daily_unit_hour_cap`` is billed by the cost guard's last
     accounting (the usage item's ``minutes_today`` on ``minutes_day``, UTC)."""
@@ -179,7 +165,7 @@ def sustained(settings: Settings, state: State, item: dict[str, Any]) -> bool:
         return True
     now_minute = int(state.clock() // 60)
     window = settings.sustained_within_minutes
-    minutes = {int(m) for m in _numbers(item, "demand_window") if 0 <= now_minute - m < window}
+    minutes = {int(m) for m in numbers(item, "demand_window") if 0 <= now_minute - m < window}
     return len(minutes) >= needed
 
 
@@ -187,19 +173,11 @@ def ready_in_minutes(state: State, item: dict[str, Any]) -> int | None:
     """Minutes until a starting model is expected to run: the median measured start
     (or :data:`DEFAULT_START_MINUTES`) less the time since the start was requested; at
     least 1. None when no start is recorded."""
-    requested = _number(item.get("start_requested_at"))
+    requested = number(item.get("start_requested_at"))
     if requested is None:
         return None
-    latencies = sorted(_numbers(item, "start_latencies"))
-    if latencies:
-        middle = len(latencies) // 2
-        typical = (
-            latencies[middle]
-            if len(latencies) % 2
-            else (latencies[middle - 1] + latencies[middle]) / 2
-        )
-    else:
-        typical = DEFAULT_START_MINUTES
+    latencies = numbers(item, "start_latencies")
+    typical = statistics.median(latencies) if latencies else DEFAULT_START_MINUTES
     elapsed = (state.clock() - requested) / 60
     return max(1, math.ceil(typical - elapsed))
 

@@ -7,12 +7,12 @@ The pointer item is :mod:`shared.pointer`'s; here it is read through
 
 from __future__ import annotations
 
-import math
 import time
 from functools import partial
 from typing import Any
 
 from shared import pointer
+from shared.dynamodb_values import number
 
 from inference_api.calls import Clients, Settings, State, aws
 from inference_api.errors import ApiError
@@ -114,13 +114,8 @@ def usage(settings: Settings, clients: Clients, state: State, arn: str) -> dict[
     now = time.gmtime(state.clock())
 
     def minutes(count: str, of: str, current: str) -> float:
-        if item.get(of, {}).get("S") != current:
-            return 0.0
-        try:
-            value = float(item.get(count, {}).get("N", "0"))
-        except ValueError:
-            return 0.0
-        return value if math.isfinite(value) and value >= 0 else 0.0
+        value = number(item.get(count)) if item.get(of, {}).get("S") == current else None
+        return value if value is not None and value >= 0 else 0.0
 
     units = settings.min_inference_units
     today = minutes("minutes_today", "minutes_day", time.strftime("%Y-%m-%d", now)) / 60 * units

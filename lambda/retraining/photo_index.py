@@ -29,12 +29,13 @@ PutVectors takes 1 to 500 vectors per call and DeleteVectors 1 to 500 keys
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from shared.embeddings import EmbeddingModel, vector_key
 from shared.imaging import ImageError, read_header
+from shared.paging import pages, plain_call
 
 from retraining import manifest
 
@@ -47,25 +48,6 @@ SPLIT_SEED = 42
 Call = Callable[..., Any]
 """``call(client, operation, **params)``: how AWS is called (the workflow's retrying
 :func:`retraining.steps.call`, or a plain call)."""
-
-
-def plain_call(client: Any, operation: str, **params: Any) -> Any:
-    return getattr(client, operation)(**params)
-
-
-def _pages(
-    call: Call, client: Any, operation: str, token_out: str, token_in: str, **params: Any
-) -> Iterator[dict[str, Any]]:
-    """Every page of a paginated call (``token_out`` in the answer, ``token_in`` asked)."""
-    token: str | None = None
-    while True:
-        page: dict[str, Any] = call(
-            client, operation, **params, **({token_in: token} if token else {})
-        )
-        yield page
-        token = page.get(token_out)
-        if not token:
-            return
 
 
 @dataclass(frozen=True)
@@ -143,7 +125,7 @@ def labelled_photos(
     etags: dict[str, str] = {}
     skipped: list[tuple[str, str]] = []
     for prefix in (base, *sorted({key.rsplit("/", 2)[0] + "/" for key, _ in confirmed})):
-        for page in _pages(
+        for page in pages(
             call,
             s3,
             "list_objects_v2",
@@ -178,7 +160,7 @@ def labelled_photos(
 def indexed(s3vectors: Any, index_arn: str, call: Call = plain_call) -> dict[str, dict[str, Any]]:
     """Every vector key in the index with its metadata (ListVectors, all pages)."""
     found: dict[str, dict[str, Any]] = {}
-    for page in _pages(
+    for page in pages(
         call,
         s3vectors,
         "list_vectors",

@@ -51,6 +51,7 @@ from shared.layout import (
     MANIFEST_PREFIX,
     REKOGNITION_OUTPUT_PREFIX,
 )
+from shared.paging import pages
 from shared.pointer import PointerChangedError as PointerChangedError  # a workflow error name
 
 from retraining import manifest
@@ -138,13 +139,8 @@ def call(client: Any, operation: str, **params: Any) -> Any:
 def _pages(
     client: Any, operation: str, token: str, next_param: str, **params: Any
 ) -> Iterator[Any]:
-    while True:
-        page = call(client, operation, **params)
-        yield page
-        marker = page.get(token)
-        if not marker:
-            return
-        params[next_param] = marker
+    """Every page of ``operation``, each call through :func:`call` (retryable failures)."""
+    return pages(call, client, operation, token, next_param, **params)
 
 
 def _versions(rekognition: Any, settings: Settings, **extra: Any) -> list[dict[str, Any]]:

@@ -7,7 +7,11 @@
   reviewers' group), which the stacks read too;
 * :mod:`shared.pointer`: the stage's model pointer, read and written here only;
 * :mod:`shared.environment`: a function's environment parsed into its typed
-  settings.
+  settings;
+* :mod:`shared.embeddings`: Bedrock image embedding models and the nearest photos' vote;
+* :mod:`shared.people`: a person's name as a Rekognition ``UserId`` and back;
+* :mod:`shared.paging`: every page of a paginated AWS call;
+* :mod:`shared.dynamodb_values`: numbers read leniently out of DynamoDB items.
 
 A test fails if a module here imports a function package, or if one function
 package imports another (``tests/test_layout.py``).

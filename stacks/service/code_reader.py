@@ -18,14 +18,13 @@ Authorization Reference, so its resource is ``*``).
 
 from __future__ import annotations
 
-from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from shared.layout import UPLOADS_PREFIX as UPLOAD_PREFIX
 
-from stacks.building_blocks import native_layer, python_function
+from stacks.building_blocks import api_function, native_layer
 from stacks.config import StageConfig
 
 
@@ -41,21 +40,17 @@ class CodeReader(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.layer = native_layer(self, "Layer", "codes")
-        self.function: lambda_.Function = python_function(
+        self.function: lambda_.Function = api_function(
             self,
             "Function",
             handler="inference_api.codes_handler.lambda_handler",
             description=f"Phone image recognition: QR codes, barcodes, ISBNs ({config.name})",
             service=f"code-reader-{config.name}",
             log_retention_days=config.log_retention_days,
-            memory_size=1024,
-            timeout=Duration.seconds(28),
+            allowed_origins=config.allowed_web_origins,
             environment={
                 "UPLOADS_BUCKET": uploads.bucket_name,
                 "CODES_TEXT_FALLBACK": "true" if config.codes.text_fallback else "false",
-                "ALLOWED_ORIGINS": ",".join(config.allowed_web_origins),
-                # Traces never hold answers (a QR code can hold anything).
-                "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
             },
             extra_layers=[self.layer],
         )

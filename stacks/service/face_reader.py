@@ -13,14 +13,13 @@ a match's ``UserId`` names the person (``shared.people``).
 
 from __future__ import annotations
 
-from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from shared.layout import UPLOADS_PREFIX as UPLOAD_PREFIX
 
-from stacks.building_blocks import python_function
+from stacks.building_blocks import api_function
 from stacks.config import StageConfig
 from stacks.data.recognition import Recognition
 
@@ -42,21 +41,17 @@ class FaceReader(Construct):
         layer: lambda_.ILayerVersion,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.function: lambda_.Function = python_function(
+        self.function: lambda_.Function = api_function(
             self,
             "Function",
             handler="inference_api.faces_handler.lambda_handler",
             description=f"Phone image recognition: faces and people ({config.name})",
             service=f"faces-{config.name}",
             log_retention_days=config.log_retention_days,
-            memory_size=1024,
-            timeout=Duration.seconds(28),
+            allowed_origins=config.allowed_web_origins,
             environment={
                 "COLLECTION_ID": recognition.collection.collection_id,
                 "UPLOADS_BUCKET": uploads.bucket_name,
-                "ALLOWED_ORIGINS": ",".join(config.allowed_web_origins),
-                # Traces never hold answers: names of people, face attributes.
-                "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
             },
             extra_layers=[layer],
         )

@@ -49,7 +49,7 @@ from shared.layout import DATASETS_PREFIX, FEEDBACK_BY_STATUS_INDEX, FEEDBACK_PR
 from shared.layout import UPLOADS_PREFIX as UPLOAD_PREFIX
 from shared.routes import API_VERSION_PREFIX, CODE_READER_ROUTES, FACE_ROUTES, ROUTES
 
-from stacks.building_blocks import RETENTION, foundation_model_arn, python_function
+from stacks.building_blocks import RETENTION, api_function, foundation_model_arn
 from stacks.config import StageConfig
 from stacks.data.recognition import Recognition
 from stacks.data.vectors import PhotoIndex
@@ -122,15 +122,14 @@ class InferenceApi(Construct):
         super().__init__(scope, construct_id)
         sustained = config.auto_start_on_demand == "sustained"
         provisional = config.provisional
-        self.function = python_function(
+        self.function = api_function(
             self,
             "Function",
             handler="inference_api.handler.lambda_handler",
             description=f"Phone image recognition API ({config.name})",
             service=f"inference-api-{config.name}",
             log_retention_days=config.log_retention_days,
-            memory_size=1024,
-            timeout=Duration.seconds(28),
+            allowed_origins=config.allowed_web_origins,
             environment={
                 "PROJECT_ARN": recognition.project_arn,
                 "MODEL_USAGE_TABLE": model_usage.table_name,
@@ -148,13 +147,10 @@ class InferenceApi(Construct):
                 "USD_PER_INFERENCE_UNIT_HOUR": f"{config.usd_per_inference_unit_hour:g}",
                 "MIN_INFERENCE_UNITS": str(config.min_inference_units),
                 "UPLOAD_URL_EXPIRY_SECONDS": str(config.upload_url_expiry_seconds),
-                "ALLOWED_ORIGINS": ",".join(config.allowed_web_origins),
                 "TRAINING_BUCKET": training.bucket_name,
                 "FEEDBACK_TABLE": feedback.table_name,
                 "REVIEW_BELOW_CONFIDENCE": f"{config.feedback.review_below_confidence:g}",
                 "DAILY_UNIT_HOUR_CAP": f"{config.daily_unit_hour_cap:g}",
-                # Traces never hold answers: presigned URLs, face attributes.
-                "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
             },
         )
         self._grant(recognition, model_usage, uploads)
@@ -269,19 +265,22 @@ class InferenceApi(Construct):
         authorizer = apigw.CognitoUserPoolsAuthorizer(
             self, "Authorizer", cognito_user_pools=[user_pool]
         )
+
         # No API Gateway request validator: with no request models it validates nothing.
         # Bodies are checked by the handler against the pydantic schema that also writes
         # docs/openapi.json (field, reason and allowed values in a 400).
         # No test-invoke permissions: the console's "Test" button is not a client of this API.
-        integration = apigw.LambdaIntegration(
-            self.function, timeout=Duration.seconds(29), allow_test_invoke=False
-        )
-        code_reader = apigw.LambdaIntegration(
-            self.code_reader, timeout=Duration.seconds(29), allow_test_invoke=False
-        )
-        face_reader = apigw.LambdaIntegration(
-            self.face_reader, timeout=Duration.seconds(29), allow_test_invoke=False
-        )
+        def integration(function: lambda_.IFunction) -> apigw.LambdaIntegration:
+            return apigw.LambdaIntegration(
+                function, timeout=Duration.seconds(29), allow_test_invoke=False
+            )
+
+        labels = integration(self.function)
+        code_reader, face_reader = integration(self.code_reader), integration(self.face_reader)
+        served_by = {
+            **dict.fromkeys(CODE_READER_ROUTES, code_reader),
+            **dict.fromkeys(FACE_ROUTES, face_reader),
+        }
         v1 = api.root.add_resource("v1")
         for method, path in ROUTES:
             resource: apigw.IResource = v1
@@ -289,11 +288,7 @@ class InferenceApi(Construct):
                 resource = resource.get_resource(part) or resource.add_resource(part)
             resource.add_method(
                 method,
-                code_reader
-                if (method, path) in CODE_READER_ROUTES
-                else face_reader
-                if (method, path) in FACE_ROUTES
-                else integration,
+                served_by.get((method, path), labels),
                 authorizer=authorizer,
                 authorization_type=apigw.AuthorizationType.COGNITO,
             )

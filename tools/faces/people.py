@@ -34,6 +34,7 @@ from typing import Any
 
 from shared.imaging import FACES, ImageError, check_image
 from shared.layout import FACES_BY_PERSON_INDEX
+from shared.paging import pages, plain_call
 from shared.people import PersonNameError, person_name, user_id
 
 from tools.aws import ToolError
@@ -75,22 +76,18 @@ def photo_key(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def _pages(call: Callable[..., dict[str, Any]], key: str, **params: Any) -> Iterator[Any]:
-    token: str | None = None
-    while True:
-        page = call(**params, **({"NextToken": token} if token else {}))
+def _items(client: Any, operation: str, key: str, **params: Any) -> Iterator[Any]:
+    """The ``key`` entries of every page of a Rekognition list call (``NextToken``)."""
+    for page in pages(plain_call, client, operation, "NextToken", "NextToken", **params):
         yield from page.get(key, [])
-        token = page.get("NextToken")
-        if not token:
-            return
 
 
 def collection_faces(rekognition: Any, collection: str) -> dict[str, dict[str, Any]]:
     """Every face of the collection by its ``ExternalImageId`` (ListFaces, all pages)."""
     return {
         face.get("ExternalImageId", face["FaceId"]): face
-        for face in _pages(
-            rekognition.list_faces, "Faces", CollectionId=collection, MaxResults=4096
+        for face in _items(
+            rekognition, "list_faces", "Faces", CollectionId=collection, MaxResults=4096
         )
     }
 
@@ -99,7 +96,7 @@ def users(rekognition: Any, collection: str) -> list[str]:
     """The collection's user ids (ListUsers, all pages)."""
     return [
         u["UserId"]
-        for u in _pages(rekognition.list_users, "Users", CollectionId=collection, MaxResults=500)
+        for u in _items(rekognition, "list_users", "Users", CollectionId=collection, MaxResults=500)
     ]
 
 
@@ -274,8 +271,9 @@ def list_people(rekognition: Any, resources: StageResources) -> dict[str, int]:
     people: dict[str, int] = {}
     for user in users(rekognition, resources.collection_id):
         faces = list(
-            _pages(
-                rekognition.list_faces,
+            _items(
+                rekognition,
+                "list_faces",
                 "Faces",
                 CollectionId=resources.collection_id,
                 UserId=user,
@@ -326,8 +324,9 @@ def remove_person(
     faces = (
         [
             f["FaceId"]
-            for f in _pages(
-                rekognition.list_faces,
+            for f in _items(
+                rekognition,
+                "list_faces",
                 "Faces",
                 CollectionId=collection,
                 UserId=user,

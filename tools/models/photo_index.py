@@ -23,6 +23,7 @@ from retraining import photo_index
 from retraining.steps import LabelScore
 from shared.embeddings import MODELS, EmbeddingModel, Neighbour, similarity, vote
 from shared.layout import FEEDBACK_BY_STATUS_INDEX
+from shared.paging import pages, plain_call
 
 from tools.aws import ToolError
 
@@ -41,7 +42,6 @@ class IndexTarget:
 
 def confirmed_feedback(dynamodb: Any, table: str) -> list[tuple[str, str]]:
     """``(training_key, label)`` of every confirmed feedback item (the status index)."""
-    found = []
     params: dict[str, Any] = {
         "TableName": table,
         "IndexName": FEEDBACK_BY_STATUS_INDEX,
@@ -49,14 +49,14 @@ def confirmed_feedback(dynamodb: Any, table: str) -> list[tuple[str, str]]:
         "ExpressionAttributeNames": {"#status": "status"},
         "ExpressionAttributeValues": {":confirmed": {"S": "confirmed"}},
     }
-    while True:
-        page = dynamodb.query(**params)
-        for item in page.get("Items", []):
-            if "training_key" in item and "label" in item:
-                found.append((item["training_key"]["S"], item["label"]["S"]))
-        if "LastEvaluatedKey" not in page:
-            return found
-        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [
+        (item["training_key"]["S"], item["label"]["S"])
+        for page in pages(
+            plain_call, dynamodb, "query", "LastEvaluatedKey", "ExclusiveStartKey", **params
+        )
+        for item in page.get("Items", [])
+        if "training_key" in item and "label" in item
+    ]
 
 
 def plan_index(
@@ -150,19 +150,20 @@ class ProvisionalEvaluation:
 
 
 def _all_vectors(s3vectors: Any, index_arn: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        page = s3vectors.list_vectors(
+    return [
+        vector
+        for page in pages(
+            plain_call,
+            s3vectors,
+            "list_vectors",
+            "nextToken",
+            "nextToken",
             indexArn=index_arn,
             returnData=True,
             returnMetadata=True,
-            **({"nextToken": token} if token else {}),
         )
-        found.extend(page.get("vectors", []))
-        token = page.get("nextToken")
-        if not token:
-            return found
+        for vector in page.get("vectors", [])
+    ]
 
 
 def evaluate_provisional(
